@@ -1,0 +1,51 @@
+"""vaebook: the models, losses and training loop of the autoencoder and VAE course.
+
+Each chapter of the book writes its key idea by hand and then imports the tested
+version from here:
+
+* :mod:`vaebook.data` - Fashion-MNIST and MNIST loaders, binarisation.
+* :mod:`vaebook.losses` - reconstruction losses, per example (chapters 1-2).
+* :mod:`vaebook.models` - the autoencoder (chapters 1-2).
+* :mod:`vaebook.pca` - the linear baseline (chapter 1).
+* :mod:`vaebook.train` - seeding, quick mode, the compiled training loop (chapter 2).
+* :mod:`vaebook.evaluate` - test metrics.
+* :mod:`vaebook.plots` - figures; every function returns a ``matplotlib`` Figure.
+* :mod:`vaebook.report` - measured numbers into the prose, tables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__version__ = "0.1.0"
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with its C++ start-up notices kept out of notebook outputs.
+
+    While loading, TensorFlow's runtime writes informational lines (oneDNN, CUDA probing,
+    CPU features) straight to the process's standard error, before any log level applies.
+    Only that import is silenced; errors still raise as Python exceptions, and later
+    messages follow ``TF_CPP_MIN_LOG_LEVEL`` as usual.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # No real file descriptor 2.
+        import tensorflow  # noqa: F401
+
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_import_tensorflow_quietly()

@@ -1,0 +1,356 @@
+"""Real datasets for the course: Fashion-MNIST and MNIST.
+
+Chapters 1 and 2 explain how these arrays are used. Every loader returns the *full*
+dataset (60,000 training and 10,000 test images), as float32 pixels in ``[0, 1]`` of
+shape ``(n, 28, 28)`` with uint8 class labels. Nothing is ever subsampled.
+
+Where the data comes from is decided in one place, :func:`find_dataset_files`, in this
+order:
+
+1. a folder passed as ``data_dir=`` (only that folder is searched);
+2. the folder named by the environment variable ``VAEBOOK_DATA``;
+3. Keras' dataset cache (``~/.keras/datasets`` or ``$KERAS_HOME/datasets``);
+4. a download through ``keras.datasets`` (online only).
+
+A folder may hold the four IDX ``.gz`` files directly, or hold them in a subfolder named
+after the dataset (``fashion-mnist/`` or ``mnist/``), which is the layout of Keras' cache.
+If none of these works, :class:`DatasetNotFoundError` says where it looked and what to do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "DATA_ENV_VAR",
+    "DataError",
+    "Dataset",
+    "DatasetNotFoundError",
+    "binarize",
+    "find_dataset_files",
+    "load_fashion_mnist",
+    "load_mnist",
+    "read_idx",
+]
+
+#: Environment variable naming a folder that holds the datasets offline.
+DATA_ENV_VAR = "VAEBOOK_DATA"
+
+#: The four files of each dataset, in the original IDX layout.
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+
+# Expected shapes, so that a wrong or truncated file is caught by name.
+_EXPECTED_COUNT = {"x_train": 60_000, "y_train": 60_000, "x_test": 10_000, "y_test": 10_000}
+
+_DOWNLOAD_HINT = {
+    "fashion-mnist": "https://github.com/zalandoresearch/fashion-mnist (folder data/fashion)",
+    "mnist": "http://yann.lecun.com/exdb/mnist/ (or any mirror of the four IDX .gz files)",
+}
+
+
+class DataError(ValueError):
+    """A dataset file exists but is not a valid IDX file of the expected kind."""
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """No copy of the dataset was found and it could not be downloaded."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset split into training and test parts.
+
+    Attributes:
+        name: The dataset's name, ``"fashion-mnist"`` or ``"mnist"``.
+        x_train: Training images, float32 in ``[0, 1]``, shape ``(60000, 28, 28)``.
+        y_train: Training labels, uint8, shape ``(60000,)``.
+        x_test: Test images, float32 in ``[0, 1]``, shape ``(10000, 28, 28)``.
+        y_test: Test labels, uint8, shape ``(10000,)``.
+        class_names: One name per label value.
+        source: Where the files were read from.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    source: str
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Unpack like Keras: ``(x_train, y_train), (x_test, y_test) = dataset``."""
+        return iter(((self.x_train, self.y_train), (self.x_test, self.y_test)))
+
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+MNIST_CLASSES = tuple(str(digit) for digit in range(10))
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Reads one gzipped IDX file (the format of MNIST and Fashion-MNIST).
+
+    Args:
+        path: A ``.gz`` file holding an IDX array of unsigned bytes.
+
+    Returns:
+        The array, uint8, with the shape stored in the file's header.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        DataError: If the file is not gzip, is truncated, has a wrong magic number, or its
+            size does not match its header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file not found: {path}")
+    try:
+        with gzip.open(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(
+            f"{path} is not a readable gzip file ({error}); it may be truncated or "
+            "corrupt: delete it and download it again."
+        ) from error
+    if len(raw) < 4:
+        raise DataError(f"{path} is too short to be an IDX file ({len(raw)} bytes).")
+    zero1, zero2, dtype_code, ndim = raw[0], raw[1], raw[2], raw[3]
+    if zero1 != 0 or zero2 != 0 or dtype_code != 0x08 or ndim not in (1, 3):
+        magic = struct.unpack(">I", raw[:4])[0]
+        raise DataError(
+            f"{path} has magic number {magic}, expected 2049 (labels) or 2051 (images) "
+            "for an IDX file of unsigned bytes."
+        )
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise DataError(f"{path} is truncated inside its header.")
+    shape = struct.unpack(">" + "I" * ndim, raw[4:header_size])
+    expected = int(np.prod(shape))
+    actual = len(raw) - header_size
+    if actual != expected:
+        raise DataError(
+            f"{path} holds {actual} bytes of data but its header announces shape {shape} "
+            f"({expected} bytes); the file is truncated or corrupt."
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def _keras_cache_dir() -> Path:
+    keras_home = os.environ.get("KERAS_HOME")
+    base = Path(keras_home) if keras_home else Path.home() / ".keras"
+    return base / "datasets"
+
+
+def _folder_with_files(folder: Path, name: str) -> Path | None:
+    """Returns the folder holding all four IDX files, looking in ``folder/name`` first."""
+    for candidate in (folder / name, folder):
+        if all((candidate / filename).is_file() for filename in IDX_FILES.values()):
+            return candidate
+    return None
+
+
+def find_dataset_files(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
+    """Finds a local folder holding the four IDX files of a dataset.
+
+    Args:
+        name: ``"fashion-mnist"`` or ``"mnist"``.
+        data_dir: A folder to search instead of the default places.
+
+    Returns:
+        The folder, or ``None`` if no local copy was found (the caller may download).
+
+    Raises:
+        DatasetNotFoundError: If ``data_dir`` (or ``$VAEBOOK_DATA``) names a folder that
+            does not hold the files: a folder the user named is never silently skipped.
+    """
+    _check_name(name)
+    named = data_dir if data_dir is not None else os.environ.get(DATA_ENV_VAR) or None
+    if named is not None:
+        folder = Path(named).expanduser()
+        found = _folder_with_files(folder, name)
+        if found is None:
+            origin = "data_dir" if data_dir is not None else f"${DATA_ENV_VAR}"
+            raise DatasetNotFoundError(_not_found_message(name, [folder, folder / name], origin))
+        return found
+    return _folder_with_files(_keras_cache_dir(), name)
+
+
+def _check_name(name: str) -> None:
+    if name not in _DOWNLOAD_HINT:
+        raise ValueError(f"Unknown dataset {name!r}; expected 'fashion-mnist' or 'mnist'.")
+
+
+def _not_found_message(name: str, searched: list[Path], origin: str) -> str:
+    files = ", ".join(IDX_FILES.values())
+    places = "; ".join(str(path) for path in searched)
+    return (
+        f"The {name} dataset was not found ({origin} searched: {places}). "
+        f"Put the four files {files} in a folder and either pass data_dir=FOLDER or set "
+        f"{DATA_ENV_VAR}=FOLDER (the files may also sit in FOLDER/{name}/). "
+        f"They can be downloaded from {_DOWNLOAD_HINT[name]}; when online, leave both "
+        "unset and Keras downloads them into its cache."
+    )
+
+
+def _read_folder(folder: Path) -> dict[str, np.ndarray]:
+    arrays = {key: read_idx(folder / filename) for key, filename in IDX_FILES.items()}
+    for key, array in arrays.items():
+        want_ndim = 3 if key.startswith("x") else 1
+        if array.ndim != want_ndim or array.shape[0] != _EXPECTED_COUNT[key]:
+            raise DataError(
+                f"{folder / IDX_FILES[key]} has shape {array.shape}; expected "
+                f"{_EXPECTED_COUNT[key]} {'images' if want_ndim == 3 else 'labels'}."
+            )
+        if want_ndim == 3 and array.shape[1:] != (28, 28):
+            raise DataError(f"{folder / IDX_FILES[key]} holds images of shape {array.shape[1:]}.")
+    return arrays
+
+
+def _download(name: str) -> tuple[dict[str, np.ndarray], str]:
+    """Downloads through ``keras.datasets`` into Keras' cache."""
+    import keras  # Imported here: reading local files needs no TensorFlow.
+
+    module = keras.datasets.fashion_mnist if name == "fashion-mnist" else keras.datasets.mnist
+    try:
+        (x_train, y_train), (x_test, y_test) = module.load_data()
+    except Exception as error:  # noqa: BLE001 - any failure means "not available".
+        message = _not_found_message(name, [_keras_cache_dir() / name], "Keras' cache")
+        raise DatasetNotFoundError(f"{message} The download failed: {error}") from error
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    return arrays, f"keras.datasets ({_keras_cache_dir()})"
+
+
+def _load(name: str, data_dir: str | os.PathLike | None, class_names: tuple[str, ...]) -> Dataset:
+    folder = find_dataset_files(name, data_dir)
+    if folder is not None:
+        arrays, source = _read_folder(folder), str(folder)
+    else:
+        arrays, source = _download(name)
+    return Dataset(
+        name=name,
+        x_train=arrays["x_train"].astype(np.float32) / 255.0,
+        y_train=np.asarray(arrays["y_train"], dtype=np.uint8),
+        x_test=arrays["x_test"].astype(np.float32) / 255.0,
+        y_test=np.asarray(arrays["y_test"], dtype=np.uint8),
+        class_names=class_names,
+        source=source,
+    )
+
+
+def load_fashion_mnist(data_dir: str | os.PathLike | None = None) -> Dataset:
+    """Loads the full Fashion-MNIST dataset (Xiao, Rasul & Vollgraf, 2017).
+
+    Args:
+        data_dir: A folder holding the four IDX ``.gz`` files (directly or in a
+            ``fashion-mnist/`` subfolder). Defaults to ``$VAEBOOK_DATA``, then Keras'
+            cache, then a download.
+
+    Returns:
+        A :class:`Dataset` with float32 images in ``[0, 1]`` of shape ``(n, 28, 28)``.
+
+    Raises:
+        DatasetNotFoundError: If no copy is found and the download fails.
+        DataError: If a file is corrupt, truncated or of the wrong kind.
+
+    Example:
+        >>> data = load_fashion_mnist()  # doctest: +SKIP
+        >>> data.x_train.shape, data.x_train.dtype
+        ((60000, 28, 28), dtype('float32'))
+    """
+    return _load("fashion-mnist", data_dir, FASHION_MNIST_CLASSES)
+
+
+def load_mnist(data_dir: str | os.PathLike | None = None) -> Dataset:
+    """Loads the full MNIST dataset of handwritten digits (LeCun et al., 1998).
+
+    Args:
+        data_dir: A folder holding the four IDX ``.gz`` files (directly or in an
+            ``mnist/`` subfolder). Defaults to ``$VAEBOOK_DATA``, then Keras' cache,
+            then a download.
+
+    Returns:
+        A :class:`Dataset` with float32 images in ``[0, 1]`` of shape ``(n, 28, 28)``.
+
+    Raises:
+        DatasetNotFoundError: If no copy is found and the download fails.
+        DataError: If a file is corrupt, truncated or of the wrong kind.
+    """
+    return _load("mnist", data_dir, MNIST_CLASSES)
+
+
+def binarize(images: np.ndarray, seed: int | np.random.Generator | None = 0) -> np.ndarray:
+    """Samples binary images with each pixel on with probability equal to its intensity.
+
+    This is *dynamic* binarisation: call it again (with another seed) for a fresh draw,
+    for instance once per epoch, so that a model sees many binary versions of each image.
+
+    Args:
+        images: Float array with values in ``[0, 1]``.
+        seed: A seed or a NumPy generator, for reproducible draws.
+
+    Returns:
+        A float32 array of zeros and ones with the shape of ``images``.
+
+    Raises:
+        ValueError: If ``images`` is not floating point, holds NaN, or leaves ``[0, 1]``.
+    """
+    images = np.asarray(images)
+    check_images(images, name="images")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return (rng.random(images.shape, dtype=np.float32) < images).astype(np.float32)
+
+
+def check_images(
+    images: np.ndarray, name: str = "x", image_shape: tuple[int, ...] | None = None
+) -> None:
+    """Checks that an array holds images in ``[0, 1]``, with a clear message if not.
+
+    Args:
+        images: The array to check.
+        name: The argument's name, used in error messages.
+        image_shape: If given, the required shape of one image, e.g. ``(28, 28)``.
+
+    Raises:
+        ValueError: If the array is empty, not floating point, holds NaN or infinity,
+            has values outside ``[0, 1]``, or has the wrong shape.
+    """
+    images = np.asarray(images)
+    if images.size == 0:
+        raise ValueError(f"{name} is empty (shape {images.shape}).")
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(
+            f"{name} has dtype {images.dtype}; expected floats in [0, 1] "
+            "(divide uint8 pixels by 255)."
+        )
+    if image_shape is not None and tuple(images.shape[1:]) != tuple(image_shape):
+        wanted = ", ".join(map(str, image_shape))
+        raise ValueError(f"{name} has shape {images.shape}; expected (batch, {wanted}).")
+    if not np.all(np.isfinite(images)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    low, high = float(images.min()), float(images.max())
+    if low < 0.0 or high > 1.0:
+        raise ValueError(f"{name} has values in [{low:g}, {high:g}]; expected values in [0, 1].")

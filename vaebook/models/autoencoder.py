@@ -1,0 +1,155 @@
+r"""The dense autoencoder of chapters 1 and 2.
+
+An encoder :math:`g_{\theta_1}` maps an image to a short code
+:math:`z = g_{\theta_1}(x)` and a decoder :math:`h_{\theta_2}` maps the code back to an
+image :math:`\\bar x = h_{\theta_2}(z)`; both are trained together to make
+:math:`\\bar x` close to :math:`x` (chapter 1, "The autoencoder principle").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from vaebook.losses import bernoulli_reconstruction_loss, squared_error
+from vaebook.models.common import check_model_input, check_positive_int, check_units, dense_stack
+
+__all__ = ["Autoencoder"]
+
+RECONSTRUCTIONS = ("bernoulli", "squared_error")
+
+
+@keras.saving.register_keras_serializable(package="vaebook")
+class Autoencoder(keras.Model):
+    """A fully connected autoencoder whose decoder outputs logits.
+
+    The default widths are those of the source notebook: encoder 784-256-128-64-20 and
+    decoder 20-64-128-256-784, ReLU in the hidden layers, a linear code and linear
+    logits (487,588 parameters). The image is ``sigmoid(logits)``, so it always lies in
+    ``[0, 1]``.
+
+    Args:
+        latent_dim: Length of the code ``z``.
+        encoder_units: Widths of the encoder's hidden layers.
+        decoder_units: Widths of the decoder's hidden layers; defaults to the encoder's
+            widths in reverse (a mirrored network).
+        image_shape: Shape of one image.
+        activation: Activation of the hidden layers.
+        reconstruction: The training loss, ``"bernoulli"`` (sigmoid cross-entropy from
+            the logits) or ``"squared_error"`` (on ``sigmoid(logits)``), each summed
+            over pixels.
+        **kwargs: Passed to ``keras.Model`` (e.g. ``name``).
+
+    Example:
+        >>> model = Autoencoder(latent_dim=20)
+        >>> logits = model(tf.zeros((2, 28, 28)))  # (batch, 28, 28)
+        >>> model.count_params()
+        487588
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 20,
+        encoder_units: Sequence[int] = (256, 128, 64),
+        decoder_units: Sequence[int] | None = None,
+        image_shape: Sequence[int] = (28, 28),
+        activation: str = "relu",
+        reconstruction: str = "bernoulli",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.encoder_units = check_units(encoder_units, "encoder_units")
+        self.decoder_units = (
+            tuple(reversed(self.encoder_units))
+            if decoder_units is None
+            else check_units(decoder_units, "decoder_units")
+        )
+        self.image_shape = check_units(image_shape, "image_shape")
+        if reconstruction not in RECONSTRUCTIONS:
+            raise ValueError(
+                f"reconstruction must be one of {RECONSTRUCTIONS}; got {reconstruction!r}."
+            )
+        self.reconstruction = reconstruction
+        self.activation = activation
+        num_pixels = 1
+        for size in self.image_shape:
+            num_pixels *= size
+        self.encoder = dense_stack(
+            self.image_shape,
+            self.encoder_units,
+            activation,
+            "encoder",
+            output_units=self.latent_dim,
+            flatten=True,
+        )
+        self.decoder = dense_stack(
+            (self.latent_dim,),
+            self.decoder_units,
+            activation,
+            "decoder",
+            output_units=num_pixels,
+            output_shape=self.image_shape,
+        )
+        self.build()
+
+    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
+        """Marks the model built: its encoder and decoder create weights when made."""
+        self.built = True
+
+    def encode(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Maps images ``(batch, *image_shape)`` to codes ``(batch, latent_dim)``."""
+        x = check_model_input(x, self.image_shape)
+        return self.encoder(x, training=training)
+
+    def decode(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Maps codes ``(batch, latent_dim)`` to logits ``(batch, *image_shape)``."""
+        z = check_model_input(z, (self.latent_dim,), name="z")
+        return self.decoder(z, training=training)
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Returns the reconstruction logits, shape ``(batch, *image_shape)``."""
+        return self.decode(self.encode(x, training=training), training=training)
+
+    def reconstruct(self, x: tf.Tensor) -> tf.Tensor:
+        """Returns reconstructed images in ``[0, 1]`` (the sigmoid of the logits)."""
+        return tf.sigmoid(self(x, training=False))
+
+    def per_example_losses(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+        """Computes the training loss of each example.
+
+        Args:
+            x: Images in ``[0, 1]``, shape ``(batch, *image_shape)``.
+            training: Whether layers run in training mode.
+
+        Returns:
+            ``{"loss": ..., "reconstruction_loss": ...}``, each of shape ``(batch,)``;
+            :func:`vaebook.train.train` minimises the batch mean of ``"loss"``.
+        """
+        logits = self(x, training=training)  # (batch, *image_shape)
+        if self.reconstruction == "bernoulli":
+            reconstruction_loss = bernoulli_reconstruction_loss(x, logits)
+        else:
+            reconstruction_loss = squared_error(x, tf.sigmoid(logits))
+        return {"loss": reconstruction_loss, "reconstruction_loss": reconstruction_loss}
+
+    def get_config(self) -> dict[str, Any]:
+        """Returns the constructor arguments, for saving and cloning."""
+        config = super().get_config()
+        config.update(
+            latent_dim=self.latent_dim,
+            encoder_units=list(self.encoder_units),
+            decoder_units=list(self.decoder_units),
+            image_shape=list(self.image_shape),
+            activation=self.activation,
+            reconstruction=self.reconstruction,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Autoencoder:
+        """Rebuilds the model from :meth:`get_config`'s output."""
+        return cls(**config)

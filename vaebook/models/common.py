@@ -1,0 +1,100 @@
+"""Builders and checks shared by the model families."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import tensorflow as tf
+
+__all__ = ["check_model_input", "check_positive_int", "check_units", "dense_stack"]
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Returns ``value`` as an int, or raises a clear error if it is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return value
+
+
+def check_units(units: Sequence[int], name: str) -> tuple[int, ...]:
+    """Checks a sequence of layer widths (it may be empty)."""
+    if isinstance(units, (str, bytes)) or not isinstance(units, Sequence):
+        raise ValueError(f"{name} must be a sequence of positive integers; got {units!r}.")
+    return tuple(check_positive_int(width, f"each entry of {name}") for width in units)
+
+
+def dense_stack(
+    input_shape: Sequence[int],
+    units: Sequence[int],
+    activation: str,
+    name: str,
+    output_units: int | None = None,
+    flatten: bool = False,
+    output_shape: Sequence[int] | None = None,
+) -> keras.Sequential:
+    """Builds ``[Flatten] -> Dense(units[0]) -> ... -> [Dense(output_units)] -> [Reshape]``.
+
+    Hidden layers use ``activation``; the optional output layer is linear, so it can
+    produce a code, a mean, a log-variance or logits. The stack is built for inputs of
+    shape ``(batch, *input_shape)``, so its weights exist as soon as it is created.
+
+    Args:
+        input_shape: Shape of one input example, e.g. ``(28, 28)`` or ``(20,)``.
+        units: Widths of the hidden layers, in order.
+        activation: Keras name of the hidden layers' activation, such as ``"relu"``.
+        name: Name of the returned model.
+        output_units: Width of a final linear layer, or ``None`` for none.
+        flatten: Whether to flatten the input first (images to vectors).
+        output_shape: If given, reshape the output to ``(batch, *output_shape)``.
+
+    Returns:
+        A built ``keras.Sequential``.
+    """
+    layers: list[keras.layers.Layer] = [keras.Input(shape=tuple(input_shape))]
+    if flatten:
+        layers.append(keras.layers.Flatten(name="flatten"))
+    for index, width in enumerate(units):
+        layers.append(keras.layers.Dense(width, activation=activation, name=f"dense_{index}"))
+    if output_units is not None:
+        layers.append(keras.layers.Dense(output_units, name="output"))
+    if output_shape is not None:
+        layers.append(keras.layers.Reshape(tuple(output_shape), name="reshape"))
+    return keras.Sequential(layers, name=name)
+
+
+def check_model_input(x: object, expected_shape: Sequence[int], name: str = "x") -> tf.Tensor:
+    """Converts ``x`` to a float tensor and checks the shape of one example.
+
+    Static checks (rank, shape, dtype) run at trace time, so they cost nothing inside a
+    compiled training step; value checks (NaN, range) run only when executing eagerly.
+
+    Args:
+        x: A batch, array-like or tensor.
+        expected_shape: The shape of one example, e.g. ``(28, 28)``.
+        name: The argument's name, for error messages.
+
+    Returns:
+        ``x`` as a float tensor.
+
+    Raises:
+        ValueError: If ``x`` is not floating point, has the wrong shape, or (eagerly)
+            holds NaN or infinity.
+    """
+    x = tf.convert_to_tensor(x)
+    expected = tuple(expected_shape)
+    if not x.dtype.is_floating:
+        raise ValueError(
+            f"{name} has dtype {x.dtype.name}; expected float32 values in [0, 1] "
+            "(divide uint8 pixels by 255)."
+        )
+    shape = tuple(x.shape)
+    if len(shape) != len(expected) + 1 or any(
+        dim is not None and dim != want for dim, want in zip(shape[1:], expected)
+    ):
+        raise ValueError(
+            f"{name} has shape {shape}; expected (batch, {', '.join(map(str, expected))})."
+        )
+    if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(x))):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    return x

@@ -1,0 +1,217 @@
+"""Figures for the chapters. Every function returns a ``matplotlib`` Figure.
+
+No function here calls ``plt.show()``: a notebook displays the returned Figure, a
+script saves it. Images are drawn in greyscale as stored (0 black, 1 white), pixel for
+pixel, without interpolation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = [
+    "image_grid",
+    "image_rows",
+    "line_plot",
+    "loss_curves",
+    "reconstruction_grid",
+    "reconstruction_progress",
+]
+
+
+def _finish(figure: Figure) -> Figure:
+    # Detach the figure from pyplot so that a notebook shows it once, as the cell's
+    # result, instead of a second time when the inline backend flushes open figures.
+    plt.close(figure)
+    return figure
+
+
+def _as_images(images: np.ndarray, name: str) -> np.ndarray:
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 3:
+        raise ValueError(f"{name} must have shape (n, height, width); got {images.shape}.")
+    return images
+
+
+def image_grid(
+    images: np.ndarray, ncols: int = 10, title: str | None = None, scale: float = 0.8
+) -> Figure:
+    """Draws images in a grid, row by row.
+
+    Args:
+        images: Shape ``(n, height, width)``, values in ``[0, 1]`` (clipped if not).
+        ncols: Images per row.
+        title: Optional title above the grid.
+        scale: Inches per image.
+
+    Returns:
+        The Figure.
+    """
+    images = _as_images(images, "images")
+    nrows = int(np.ceil(len(images) / ncols))
+    figure, axes = plt.subplots(
+        nrows, ncols, figsize=(ncols * scale, nrows * scale + (0.4 if title else 0)), squeeze=False
+    )
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < len(images):
+            axis.imshow(
+                np.clip(images[index], 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest"
+            )
+    if title:
+        figure.suptitle(title)
+    figure.subplots_adjust(wspace=0.05, hspace=0.05)
+    return _finish(figure)
+
+
+def image_rows(rows: Mapping[str, np.ndarray], scale: float = 0.9) -> Figure:
+    """Draws one labelled row per entry, e.g. original / autoencoder / PCA.
+
+    Args:
+        rows: Row label to images ``(n, height, width)``; every row has the same ``n``.
+        scale: Inches per image.
+
+    Returns:
+        The Figure.
+    """
+    arrays = {label: _as_images(images, label) for label, images in rows.items()}
+    counts = {len(images) for images in arrays.values()}
+    if len(counts) != 1:
+        raise ValueError(f"every row needs the same number of images; got {sorted(counts)}.")
+    ncols = counts.pop()
+    figure, axes = plt.subplots(
+        len(arrays), ncols, figsize=(ncols * scale + 1.2, len(arrays) * scale), squeeze=False
+    )
+    for row, (label, images) in enumerate(arrays.items()):
+        for col in range(ncols):
+            axis = axes[row, col]
+            axis.imshow(
+                np.clip(images[col], 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest"
+            )
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    figure.subplots_adjust(wspace=0.05, hspace=0.05, left=0.12)
+    return _finish(figure)
+
+
+def reconstruction_grid(
+    originals: np.ndarray, reconstructions: np.ndarray, nrows: int = 5, ncols: int = 10
+) -> Figure:
+    """The notes' 10x10 grid done right: originals above, their reconstructions below.
+
+    Args:
+        originals: Images ``(n, height, width)`` with ``n >= nrows * ncols``.
+        reconstructions: The model's output for the same images.
+        nrows: Rows of originals (and as many rows of reconstructions).
+        ncols: Images per row.
+
+    Returns:
+        The Figure, with a line between the two halves.
+    """
+    originals = _as_images(originals, "originals")
+    reconstructions = _as_images(reconstructions, "reconstructions")
+    count = nrows * ncols
+    if len(originals) < count or originals.shape != reconstructions.shape:
+        raise ValueError(
+            f"need {count} originals and reconstructions of equal shape; got "
+            f"{originals.shape} and {reconstructions.shape}."
+        )
+    figure = image_grid(np.concatenate([originals[:count], reconstructions[:count]]), ncols)
+    # A separating line between the originals (top) and reconstructions (bottom).
+    figure.add_artist(plt.Line2D([0.1, 0.9], [0.5, 0.5], color="tab:red", linewidth=2))
+    return figure
+
+
+def reconstruction_progress(
+    originals: np.ndarray, snapshots: Mapping[int, np.ndarray], scale: float = 0.9
+) -> Figure:
+    """Reconstructions of the same images after several epochs, one row per epoch.
+
+    Args:
+        originals: The images ``(n, height, width)``, drawn in the top row.
+        snapshots: Epoch to reconstructions of ``originals``.
+        scale: Inches per image.
+
+    Returns:
+        The Figure.
+    """
+    rows = {"original": originals}
+    rows.update({f"epoch {epoch}": images for epoch, images in sorted(snapshots.items())})
+    return image_rows(rows, scale=scale)
+
+
+def loss_curves(
+    history: Mapping[str, Sequence[float]],
+    names: Sequence[str] = ("loss", "val_loss"),
+    ylabel: str = "loss (nats per image)",
+    logy: bool = False,
+) -> Figure:
+    """Plots per-epoch values from a training history.
+
+    Args:
+        history: Name to one value per epoch, e.g. ``History.history``.
+        names: Which entries to draw.
+        ylabel: Label of the y axis.
+        logy: Whether to use a logarithmic y axis.
+
+    Returns:
+        The Figure.
+    """
+    missing = [name for name in names if name not in history]
+    if missing:
+        raise KeyError(f"history has no {missing}; it has {sorted(history)}.")
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for name in names:
+        values = history[name]
+        axis.plot(range(1, len(values) + 1), values, label=name)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(ylabel)
+    if logy:
+        axis.set_yscale("log")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def line_plot(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    logy: bool = False,
+) -> Figure:
+    """Plots several named series against the same x values, with markers.
+
+    Args:
+        x: The shared x values.
+        series: Name to y values (same length as ``x``).
+        xlabel: Label of the x axis.
+        ylabel: Label of the y axis.
+        logx: Whether to use a logarithmic x axis.
+        logy: Whether to use a logarithmic y axis.
+
+    Returns:
+        The Figure.
+    """
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for name, values in series.items():
+        if len(values) != len(x):
+            raise ValueError(f"series {name!r} has {len(values)} values for {len(x)} x values.")
+        axis.plot(x, values, marker="o", label=name)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    if logx:
+        axis.set_xscale("log")
+    if logy:
+        axis.set_yscale("log")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend()
+    figure.tight_layout()
+    return _finish(figure)

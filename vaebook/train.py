@@ -1,0 +1,307 @@
+"""Seeding, quick mode and the compiled training loop.
+
+Chapter 2 writes the training step by hand with ``tf.GradientTape``; this module is the
+package version of that loop. It differs only in speed and care:
+
+* the step is a ``tf.function`` compiled with XLA, and the training set is put on the
+  device once, each batch being gathered inside the compiled step;
+* the loss is checked after every epoch: a NaN or infinity stops training with a
+  message naming the epoch and step, instead of carrying on with garbage;
+* shuffling, initialisation and dropout are seeded, so a run is repeatable.
+
+Any model with a method ``per_example_losses(x, training) -> dict`` whose ``"loss"``
+entry has shape ``(batch,)`` can be trained; the batch mean of that entry is minimised.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vaebook.data import check_images
+
+__all__ = [
+    "QUICK_ENV_VAR",
+    "History",
+    "TrainingDivergedError",
+    "epochs_for",
+    "evaluate_losses",
+    "is_quick",
+    "make_train_step",
+    "set_seed",
+    "train",
+]
+
+#: Set this environment variable to ``1`` for short runs (a few epochs, same data).
+QUICK_ENV_VAR = "VAEBOOK_QUICK"
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+class TrainingDivergedError(RuntimeError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+def is_quick() -> bool:
+    """Whether quick mode is on (``VAEBOOK_QUICK`` set to ``1``, ``true`` or ``yes``)."""
+    return os.environ.get(QUICK_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def epochs_for(full: int, quick: int = 2) -> int:
+    """Returns ``quick`` in quick mode and ``full`` otherwise.
+
+    Args:
+        full: Epochs of the full-length run whose outputs the book shows.
+        quick: Epochs in quick mode (used by CI to run every notebook in minutes).
+
+    Returns:
+        The number of epochs to train for.
+    """
+    if full < 1 or quick < 1:
+        raise ValueError(f"epoch counts must be positive; got full={full}, quick={quick}.")
+    return quick if is_quick() else full
+
+
+def set_seed(seed: int) -> None:
+    """Seeds Python, NumPy, TensorFlow and Keras so that runs are repeatable.
+
+    Args:
+        seed: Any non-negative integer.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
+    keras.utils.set_random_seed(seed)
+
+
+@dataclass
+class History:
+    """Per-epoch averages recorded by :func:`train`.
+
+    Attributes:
+        history: For each name (``"loss"``, ``"val_loss"``, ...), one value per epoch.
+        epoch_seconds: Wall-clock seconds of each epoch, evaluation included.
+        examples_per_second: Training throughput of each epoch.
+    """
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch_seconds: list[float] = field(default_factory=list)
+    examples_per_second: list[float] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        """Number of completed epochs."""
+        return len(self.epoch_seconds)
+
+    def append(self, logs: dict[str, float], seconds: float, examples: int) -> None:
+        """Records one epoch."""
+        for name, value in logs.items():
+            self.history.setdefault(name, []).append(value)
+        self.epoch_seconds.append(seconds)
+        self.examples_per_second.append(examples / seconds if seconds > 0 else math.inf)
+
+    def last(self, name: str) -> float:
+        """The value of ``name`` after the last epoch."""
+        return self.history[name][-1]
+
+
+def _check_trainable(model: keras.Model) -> None:
+    if not callable(getattr(model, "per_example_losses", None)):
+        raise TypeError(
+            f"{type(model).__name__} has no per_example_losses(x, training) method; "
+            "train() needs one returning a dict with a per-example 'loss'."
+        )
+
+
+def make_train_step(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    jit_compile: bool = True,
+) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
+    """Builds the compiled training step ``step(x_all, indices) -> batch means``.
+
+    The step gathers the batch ``x_all[indices]`` on the device, computes the loss,
+    differentiates it and applies one optimiser update.
+
+    Args:
+        model: A model with ``per_example_losses``.
+        optimizer: A Keras optimiser.
+        jit_compile: Whether to compile the step with XLA.
+
+    Returns:
+        The compiled step.
+    """
+    _check_trainable(model)
+    if not model.trainable_variables:
+        raise ValueError(f"{type(model).__name__} has no trainable variables; build it first.")
+    optimizer.build(model.trainable_variables)
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+    def train_step(x_all: tf.Tensor, indices: tf.Tensor) -> dict[str, tf.Tensor]:
+        x = tf.gather(x_all, indices)  # (batch, *image_shape)
+        with tf.GradientTape() as tape:
+            losses = model.per_example_losses(x, training=True)
+            loss = tf.reduce_mean(losses["loss"])
+            if model.losses:
+                loss = loss + tf.add_n(model.losses)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return {name: tf.reduce_mean(value) for name, value in losses.items()}
+
+    return train_step
+
+
+def evaluate_losses(
+    model: keras.Model, x: np.ndarray | tf.Tensor, batch_size: int = 1000
+) -> dict[str, float]:
+    """Averages the model's per-example losses over a whole dataset, in batches.
+
+    Args:
+        model: A model with ``per_example_losses``.
+        x: The examples, for instance the test images.
+        batch_size: Examples per batch (memory only; the result does not depend on it).
+
+    Returns:
+        The mean of each entry of ``per_example_losses`` over all of ``x``.
+    """
+    _check_trainable(model)
+    x = tf.convert_to_tensor(x)
+    step = _eval_step(model)
+    totals: dict[str, float] = {}
+    count = int(x.shape[0])
+    for start in range(0, count, batch_size):
+        sums = step(x[start : start + batch_size])
+        for name, value in sums.items():
+            totals[name] = totals.get(name, 0.0) + float(value)
+    return {name: total / count for name, total in totals.items()}
+
+
+# One compiled evaluation function per model, so that it is traced once.
+_EVAL_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _eval_step(model: keras.Model) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+    step = _EVAL_STEPS.get(model)
+    if step is None:
+
+        @tf.function(jit_compile=True, reduce_retracing=True)
+        def step(x: tf.Tensor) -> dict[str, tf.Tensor]:
+            losses = model.per_example_losses(x, training=False)
+            return {name: tf.reduce_sum(value) for name, value in losses.items()}
+
+        _EVAL_STEPS[model] = step
+    return step
+
+
+def _describe_divergence(step_losses: np.ndarray, epoch: int) -> str:
+    bad = np.flatnonzero(~np.isfinite(step_losses))
+    step = int(bad[0]) + 1
+    value = step_losses[bad[0]]
+    return (
+        f"Training diverged: the loss became {value} at step {step} of epoch {epoch}. "
+        "Likely causes: a learning rate too high for this model, inputs outside the "
+        "range the loss expects, or a numerically unstable loss (compute cross-entropy "
+        "from logits, and log-variances rather than variances)."
+    )
+
+
+def train(
+    model: keras.Model,
+    x_train: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 512,
+    learning_rate: float = 1e-3,
+    optimizer: keras.optimizers.Optimizer | None = None,
+    x_val: np.ndarray | None = None,
+    seed: int = 0,
+    callbacks: Sequence[EpochCallback] = (),
+    verbose: int = 1,
+    log_every: int = 1,
+    jit_compile: bool = True,
+) -> History:
+    """Trains ``model`` by minibatch gradient descent on ``per_example_losses``.
+
+    Args:
+        model: A model with ``per_example_losses(x, training)``.
+        x_train: Training images, float in ``[0, 1]``.
+        epochs: Passes over the training set.
+        batch_size: Examples per step; the last, smaller batch of an epoch is kept.
+        learning_rate: Adam's learning rate, used when ``optimizer`` is not given.
+        optimizer: A Keras optimiser; defaults to ``keras.optimizers.Adam(learning_rate)``.
+        x_val: Held-out images; their mean losses are logged as ``val_*`` each epoch.
+        seed: Seed of the shuffling order.
+        callbacks: Functions ``callback(epoch, logs)`` called after each epoch
+            (``epoch`` counts from 1), e.g. to save reconstructions.
+        verbose: 0 prints nothing, 1 prints one line every ``log_every`` epochs, 2 also
+            shows a progress bar inside each epoch (for terminals).
+        log_every: Epochs between printed lines when ``verbose`` is 1.
+        jit_compile: Whether to compile the step with XLA.
+
+    Returns:
+        A :class:`History` of per-epoch means.
+
+    Raises:
+        ValueError: If the data or the arguments are invalid.
+        TrainingDivergedError: If the loss becomes NaN or infinite.
+    """
+    _check_trainable(model)
+    x_train = np.asarray(x_train)
+    check_images(x_train, "x_train")
+    if x_val is not None:
+        x_val = np.asarray(x_val)
+        check_images(x_val, "x_val", image_shape=x_train.shape[1:])
+    epochs = int(epochs)
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1; got {epochs}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    if optimizer is None:
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive; got {learning_rate!r}.")
+        optimizer = keras.optimizers.Adam(learning_rate)
+
+    step = make_train_step(model, optimizer, jit_compile=jit_compile)
+    x_all = tf.convert_to_tensor(x_train, dtype=tf.float32)  # (n, *image_shape), once.
+    num_examples = x_train.shape[0]
+    num_steps = math.ceil(num_examples / batch_size)
+    rng = np.random.default_rng(seed)
+    history = History()
+
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        order = rng.permutation(num_examples).astype(np.int32)
+        bar = keras.utils.Progbar(num_steps) if verbose >= 2 else None
+        step_means: list[dict[str, tf.Tensor]] = []
+        for index in range(num_steps):
+            indices = order[index * batch_size : (index + 1) * batch_size]
+            step_means.append(step(x_all, tf.constant(indices)))
+            if bar is not None:
+                bar.update(index + 1)
+        # One transfer per epoch: the per-step losses, checked for NaN and averaged
+        # with weights equal to the batch sizes.
+        names = list(step_means[0])
+        values = {name: np.array([float(m[name]) for m in step_means]) for name in names}
+        if not np.all(np.isfinite(values["loss"])):
+            raise TrainingDivergedError(_describe_divergence(values["loss"], epoch))
+        sizes = np.full(num_steps, batch_size, dtype=np.float64)
+        sizes[-1] = num_examples - batch_size * (num_steps - 1)
+        logs = {name: float(np.dot(values[name], sizes) / num_examples) for name in names}
+        if x_val is not None:
+            for name, value in evaluate_losses(model, x_val).items():
+                logs[f"val_{name}"] = value
+        seconds = time.perf_counter() - start
+        history.append(logs, seconds, num_examples)
+        for callback in callbacks:
+            callback(epoch, logs)
+        if verbose >= 1 and (epoch % log_every == 0 or epoch == epochs):
+            shown = "  ".join(f"{name} {value:.4f}" for name, value in logs.items())
+            print(f"epoch {epoch:>3}/{epochs}  {shown}  ({seconds:.1f} s)")
+    return history
