@@ -64,3 +64,14 @@ def test_markdown_table_formats_floats():
     assert table.data.splitlines() == ["| k | error |", "|---|---|", "| 2 | 1.23 |", "| 5 | n/a |"]
     with pytest.raises(ValueError, match="2 headers"):
         report.markdown_table(["a", "b"], [[1]])
+
+
+def test_glue_stores_plain_numbers_under_the_myst_nb_prefix(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append((a, k)))
+    report.glue("error", np.float64(1.5))
+    (bundle,), options = shown[0]
+    assert bundle == {"application/papermill.record/text/plain": "1.5"}
+    assert options["metadata"]["scrapbook"]["name"] == "error"

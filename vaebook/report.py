@@ -30,6 +30,8 @@ def glue(name: str, value: Any) -> None:
     from IPython.core.formatters import format_display_data
     from IPython.display import display
 
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # NumPy scalars print as np.float64(...); store plain numbers.
     bundle, metadata = format_display_data(value)
     metadata["scrapbook"] = {"name": name, "mime_prefix": _GLUE_PREFIX}
     display({_GLUE_PREFIX + key: data for key, data in bundle.items()}, raw=True, metadata=metadata)

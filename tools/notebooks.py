@@ -1,0 +1,171 @@
+"""Keep the chapters' Jupytext pairs in sync, check them, and regenerate their outputs.
+
+Each chapter is a MyST Markdown file (``notebooks/NN_name.md``, the text reviewed in
+diffs) paired with a notebook (``notebooks/NN_name.ipynb``) that carries the outputs
+of a full-length run, which the book renders and Colab opens.
+
+Usage::
+
+    python tools/notebooks.py sync      # copy the .md sources into the .ipynb files
+    python tools/notebooks.py execute   # full-length run of every chapter, in place
+    python tools/notebooks.py execute notebooks/02_fashion_mnist_reconstruction.ipynb
+    python tools/notebooks.py execute --quick /tmp/quick  # try out, quick mode
+    python tools/notebooks.py check     # pairs in sync, executed top to bottom, full run
+
+``execute`` runs each notebook top to bottom in one fresh kernel with quick mode off
+and records that in the notebook's metadata; ``check`` fails if a committed notebook
+was run in quick mode, out of order, partly, or with an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+KERNEL = "python3"
+
+
+def pairs() -> list[tuple[Path, Path]]:
+    """The (markdown, notebook) pairs, in chapter order."""
+    found = []
+    for markdown in sorted(NOTEBOOKS.glob("*.md")):
+        if "jupytext" in markdown.read_text(encoding="utf-8").split("---")[1]:
+            found.append((markdown, markdown.with_suffix(".ipynb")))
+    return found
+
+
+def _cell_key(cell) -> tuple:
+    tags = tuple(cell.get("metadata", {}).get("tags", []))
+    return cell.cell_type, cell.source.strip(), tags
+
+
+def sync(paths: list[Path]) -> None:
+    """Writes each .md's cells into its .ipynb, keeping outputs of unchanged code cells."""
+    for markdown, notebook in pairs():
+        if paths and markdown not in paths and notebook not in paths:
+            continue
+        text = jupytext.read(markdown)
+        if notebook.exists():
+            old = nbformat.read(notebook, as_version=4)
+            outputs = {
+                cell.source.strip(): (cell.get("outputs", []), cell.get("execution_count"))
+                for cell in old.cells
+                if cell.cell_type == "code"
+            }
+            for cell in text.cells:
+                if cell.cell_type == "code" and cell.source.strip() in outputs:
+                    cell.outputs, cell.execution_count = outputs[cell.source.strip()]
+            text.metadata["vaebook"] = old.metadata.get("vaebook", {})
+        text.metadata["kernelspec"] = {
+            "name": KERNEL,
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+        }
+        text.metadata.setdefault("jupytext", {})["formats"] = "ipynb,md:myst"
+        jupytext.write(text, notebook, fmt="ipynb")
+        print(f"synced {notebook.relative_to(ROOT)}")
+
+
+def execute(paths: list[Path], timeout: int, quick_out: Path | None = None) -> None:
+    """Runs notebooks top to bottom in a fresh kernel and saves their outputs.
+
+    Full length, in place; or, with ``quick_out``, in quick mode into that folder (for
+    trying a chapter out: quick outputs are never committed).
+    """
+    env_quick = os.environ.pop("VAEBOOK_QUICK", None)
+    if quick_out is not None:
+        os.environ["VAEBOOK_QUICK"] = "1"
+        quick_out.mkdir(parents=True, exist_ok=True)
+    elif env_quick not in (None, "", "0"):
+        print("note: VAEBOOK_QUICK was set; it is ignored, execute always runs full length")
+    selected = [nb for _, nb in pairs() if not paths or nb in paths]
+    for notebook in selected:
+        content = nbformat.read(notebook, as_version=4)
+        start = time.perf_counter()
+        client = NotebookClient(
+            content,
+            timeout=timeout,
+            kernel_name=KERNEL,
+            resources={"metadata": {"path": str(NOTEBOOKS)}},
+        )
+        try:
+            client.execute()
+        finally:
+            seconds = time.perf_counter() - start
+            if quick_out is not None:
+                nbformat.write(content, quick_out / notebook.name)
+        if quick_out is not None:
+            print(f"executed {notebook.name} in quick mode in {seconds:.0f} s -> {quick_out}")
+            continue
+        content.metadata["vaebook"] = {
+            "quick": False,
+            "executed": datetime.date.today().isoformat(),
+            "seconds": round(seconds),
+        }
+        nbformat.write(content, notebook)
+        print(f"executed {notebook.relative_to(ROOT)} in {seconds:.0f} s")
+
+
+def check() -> int:
+    """Returns the number of problems found, printing each."""
+    problems: list[str] = []
+    if not pairs():
+        problems.append("no Jupytext-paired chapters found in notebooks/")
+    for markdown, notebook in pairs():
+        name = notebook.relative_to(ROOT)
+        if not notebook.exists():
+            problems.append(f"{name}: missing (run tools/notebooks.py sync, then execute)")
+            continue
+        source = [_cell_key(cell) for cell in jupytext.read(markdown).cells]
+        stored = nbformat.read(notebook, as_version=4)
+        if source != [_cell_key(cell) for cell in stored.cells]:
+            problems.append(f"{name}: cells differ from {markdown.name} (run sync, then execute)")
+        counts = [cell.get("execution_count") for cell in stored.cells if cell.cell_type == "code"]
+        if counts != list(range(1, len(counts) + 1)):
+            problems.append(f"{name}: not executed top to bottom in one run (counts {counts})")
+        for cell in stored.cells:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    problems.append(f"{name}: a cell raised {output.get('ename')}")
+        run = stored.metadata.get("vaebook", {})
+        if run.get("quick", True):
+            problems.append(f"{name}: outputs are not from a full-length run (run execute)")
+    for problem in problems:
+        print(f"FAIL {problem}")
+    if not problems:
+        print(f"ok: {len(pairs())} chapter pairs in sync, each executed top to bottom in full")
+    return len(problems)
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["sync", "execute", "check"])
+    parser.add_argument("paths", nargs="*", type=Path)
+    parser.add_argument("--timeout", type=int, default=7200, help="seconds per cell")
+    parser.add_argument(
+        "--quick", type=Path, metavar="FOLDER", help="execute in quick mode into FOLDER"
+    )
+    args = parser.parse_args()
+    paths = [path.resolve() for path in args.paths]
+    if args.command == "sync":
+        sync(paths)
+    elif args.command == "execute":
+        sync(paths)
+        execute(paths, args.timeout, args.quick)
+    else:
+        sys.exit(1 if check() else 0)
+
+
+if __name__ == "__main__":
+    main()
