@@ -68,10 +68,10 @@ def reconstruction_metrics(
         batch_size: Images per batch.
 
     Returns:
-        Means over images, each summed over pixels: ``"squared_error"`` of
-        ``sigmoid(logits)``, ``"cross_entropy"`` in nats, ``"entropy_floor"`` (the
-        cross-entropy's minimum for these targets) and ``"cross_entropy_gap"``
-        (cross-entropy minus floor).
+        A dict of means over images of per-image sums over pixels, with keys
+        ``"squared_error"`` (of ``sigmoid(logits)``), ``"cross_entropy"`` (nats),
+        ``"entropy_floor"`` (the cross-entropy's minimum for these targets) and
+        ``"cross_entropy_gap"`` (cross-entropy minus floor).
     """
     x = np.asarray(x)
     check_images(x, "x")

@@ -29,9 +29,9 @@ KL divergence between the target and predicted pixel distributions.
 Salakhutdinov [2], who report it per test image (summed over the 784 pixels).
 
 References:
-    [1] TensorFlow, ``tf.nn.sigmoid_cross_entropy_with_logits`` documentation.
-    [2] G. E. Hinton and R. R. Salakhutdinov. Reducing the dimensionality of data with
-        neural networks. *Science*, 313(5786):504-507, 2006.
+    1. TensorFlow, ``tf.nn.sigmoid_cross_entropy_with_logits`` documentation.
+    2. G. E. Hinton and R. R. Salakhutdinov. Reducing the dimensionality of data with
+       neural networks. *Science*, 313(5786):504-507, 2006.
 """
 
 from __future__ import annotations

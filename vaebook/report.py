@@ -2,7 +2,8 @@
 
 A number quoted in the book's text is never typed by hand: the notebook computes it,
 then :func:`glue` records it in the cell's output, and the prose refers to it by name
-with MyST's ``{glue:text}`` role. These helpers need only IPython, so the chapters run
+with MyST-NB's ``glue:text`` role (for example, the role with content
+``pca_error:.2f`` prints the value glued as ``pca_error`` with two decimals). These helpers need only IPython, so the chapters run
 the same in Jupyter, in Colab and under ``pytest --nbval``.
 """
 
@@ -18,7 +19,7 @@ _GLUE_PREFIX = "application/papermill.record/"
 
 
 def glue(name: str, value: Any) -> None:
-    """Records ``value`` under ``name`` for ``{glue:text}`name:.2f``` in the prose.
+    """Records ``value`` under ``name``, for the prose's ``glue:text`` role to print.
 
     The value is stored in the cell's output but not shown, exactly as
     ``myst_nb.glue(name, value, display=False)`` does, without needing MyST-NB.
