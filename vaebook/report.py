@@ -3,8 +3,9 @@
 A number quoted in the book's text is never typed by hand: the notebook computes it,
 then :func:`glue` records it in the cell's output, and the prose refers to it by name
 with MyST-NB's ``glue:text`` role (for example, the role with content
-``pca_error:.2f`` prints the value glued as ``pca_error`` with two decimals). These helpers need only IPython, so the chapters run
-the same in Jupyter, in Colab and under ``pytest --nbval``.
+``pca_error:.2f`` prints the value glued as ``pca_error`` with two decimals). These
+helpers need only IPython, so the chapters run the same in Jupyter, in Colab and under
+``pytest --nbval``.
 """
 
 from __future__ import annotations
