@@ -13,9 +13,20 @@ import numpy as np
 import tensorflow as tf
 
 from vaebook.data import check_images
-from vaebook.losses import bernoulli_entropy, bernoulli_reconstruction_loss, squared_error
+from vaebook.losses import (
+    bernoulli_entropy,
+    bernoulli_reconstruction_loss,
+    gaussian_log_density,
+    squared_error,
+)
 
-__all__ = ["map_in_batches", "reconstruction_metrics", "squared_error_per_image"]
+__all__ = [
+    "active_units",
+    "map_in_batches",
+    "reconstruction_metrics",
+    "squared_error_per_image",
+    "vae_bounds",
+]
 
 
 def map_in_batches(
@@ -95,3 +106,103 @@ def reconstruction_metrics(
         "entropy_floor": float(values[2]),
         "cross_entropy_gap": float(values[1] - values[2]),
     }
+
+
+def vae_bounds(
+    model: keras.Model,
+    x: np.ndarray,
+    num_samples: int = 1000,
+    batch_size: int = 100,
+    max_decodes: int = 50_000,
+    seed: int = 0,
+) -> dict[str, float]:
+    r"""Negative ELBO and importance-sampled negative log-likelihood of a VAE, in nats.
+
+    For each image, ``num_samples`` codes :math:`z_s \sim q(z \mid x)` give log-weights
+    :math:`\log w_s = \log p(x \mid z_s) + \log p(z_s) - \log q(z_s \mid x)`. Their mean
+    estimates the ELBO; :func:`vaebook.losses.importance_weighted_bound` of them
+    estimates :math:`\log p(x)` from below, tighter as ``num_samples`` grows (Burda et
+    al., 2015). The work is vectorised over images and samples and done in chunks of
+    at most ``max_decodes`` decoder evaluations, so memory stays bounded whatever
+    ``num_samples`` is.
+
+    Args:
+        model: A :class:`vaebook.models.VAE` (anything with ``encode``, ``decode`` and
+            ``log_likelihood``).
+        x: Images in ``[0, 1]``, e.g. the full test set.
+        num_samples: Importance samples ``k`` per image.
+        batch_size: Images encoded at once.
+        max_decodes: Largest number of decoder evaluations held in memory at once.
+        seed: Seed of the sampling noise (the result is repeatable).
+
+    Returns:
+        ``{"negative_elbo": ..., "nll": ...}``, means over images, plus ``"num_samples"``.
+    """
+    x = np.asarray(x)
+    check_images(x, "x")
+    if num_samples < 1 or batch_size < 1 or max_decodes < 1:
+        raise ValueError("num_samples, batch_size and max_decodes must be positive.")
+    generator = tf.random.Generator.from_seed(seed)
+    latent_dim = model.latent_dim
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def log_weights(images: tf.Tensor, epsilon: tf.Tensor) -> tf.Tensor:
+        z_mean, z_log_var = model.encode(images)  # (b, latent_dim) each
+        samples, count = tf.shape(epsilon)[0], tf.shape(epsilon)[1]
+        z = z_mean[None] + tf.exp(0.5 * z_log_var)[None] * epsilon  # (s, b, latent_dim)
+        flat_z = tf.reshape(z, (-1, latent_dim))  # (s * b, latent_dim)
+        repeated = tf.reshape(
+            tf.broadcast_to(images[None], tf.concat([[samples], tf.shape(images)], 0)),
+            tf.concat([[-1], tf.shape(images)[1:]], 0),
+        )  # (s * b, *image_shape)
+        log_px_z = model.log_likelihood(repeated, model.decode(flat_z))
+        log_pz = gaussian_log_density(flat_z, 0.0, 0.0)
+        flat_mean = tf.reshape(tf.broadcast_to(z_mean[None], tf.shape(z)), (-1, latent_dim))
+        flat_log_var = tf.reshape(tf.broadcast_to(z_log_var[None], tf.shape(z)), (-1, latent_dim))
+        log_qz_x = gaussian_log_density(flat_z, flat_mean, flat_log_var)
+        return tf.reshape(log_px_z + log_pz - log_qz_x, (samples, count))  # (s, b)
+
+    elbo_sum, log_likelihood_sum = 0.0, 0.0
+    for start in range(0, len(x), batch_size):
+        images = tf.convert_to_tensor(x[start : start + batch_size])
+        count = int(images.shape[0])
+        chunk = max(1, min(num_samples, max_decodes // count))
+        lse_parts, weight_sum = [], np.zeros(count)
+        for done in range(0, num_samples, chunk):
+            samples = min(chunk, num_samples - done)
+            epsilon = generator.normal((samples, count, latent_dim))
+            weights = log_weights(images, epsilon)  # (samples, count)
+            lse_parts.append(tf.reduce_logsumexp(weights, axis=0))
+            weight_sum += tf.reduce_sum(weights, axis=0).numpy()
+        # Each part is a logsumexp over its chunk of samples; combining the parts gives the
+        # logsumexp over all k, and subtracting log k gives the bound.
+        total = tf.reduce_logsumexp(tf.stack(lse_parts), axis=0).numpy()
+        log_likelihood = total - np.log(num_samples)  # (count,)
+        log_likelihood_sum += float(np.sum(log_likelihood))
+        elbo_sum += float(np.sum(weight_sum / num_samples))
+    return {
+        "negative_elbo": -elbo_sum / len(x),
+        "nll": -log_likelihood_sum / len(x),
+        "num_samples": num_samples,
+    }
+
+
+def active_units(model: keras.Model, x: np.ndarray, threshold: float = 0.01) -> int:
+    r"""Counts latent dimensions that the encoder really uses.
+
+    A unit :math:`j` is active if :math:`\operatorname{Var}_x\, \mathbb E_{q(z \mid x)}[z_j]`
+    exceeds ``threshold`` (Burda et al., 2015): an inactive unit's posterior mean is the
+    same for every image, so it carries no information about the image.
+
+    Args:
+        model: A model whose ``encode(x)`` returns ``(z_mean, z_log_var)``.
+        x: Images, e.g. the test set.
+        threshold: Variance below which a unit counts as inactive.
+
+    Returns:
+        The number of active units.
+    """
+    x = np.asarray(x)
+    check_images(x, "x")
+    z_mean = map_in_batches(lambda batch: model.encode(batch)[0], x)  # (n, latent_dim)
+    return int(np.sum(z_mean.astype(np.float64).var(axis=0) > threshold))

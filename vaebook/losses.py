@@ -40,9 +40,17 @@ import tensorflow as tf
 
 __all__ = [
     "bernoulli_entropy",
+    "bernoulli_log_likelihood",
     "bernoulli_reconstruction_loss",
+    "diagonal_gaussian_kl",
+    "gaussian_kl",
+    "gaussian_log_density",
+    "gaussian_reconstruction_loss",
+    "importance_weighted_bound",
     "squared_error",
 ]
+
+LOG_2PI = 1.8378770664093453  # log(2 * pi)
 
 
 def _flatten_per_example(tensor: tf.Tensor) -> tf.Tensor:
@@ -149,3 +157,130 @@ def bernoulli_entropy(x: tf.Tensor) -> tf.Tensor:
     inside = x * tf.math.log(tf.where(x > 0, x, 1.0))
     outside = (1.0 - x) * tf.math.log(tf.where(x < 1, 1.0 - x, 1.0))
     return -tf.reduce_sum(_flatten_per_example(inside + outside), axis=1)
+
+
+def bernoulli_log_likelihood(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """``log p(x | logits)`` of independent Bernoulli pixels, summed per example.
+
+    The negative of :func:`bernoulli_reconstruction_loss`, with the same checks.
+    """
+    return -bernoulli_reconstruction_loss(x, logits)
+
+
+def gaussian_log_density(x: tf.Tensor, mean: tf.Tensor, log_var: tf.Tensor) -> tf.Tensor:
+    r"""Log density of a diagonal Gaussian, summed over all but the batch axis.
+
+    .. math:: \log \mathcal N(x; \mu, \operatorname{diag}\sigma^2)
+              = -\tfrac12 \sum_i \big[\log 2\pi + \log\sigma_i^2
+                + (x_i - \mu_i)^2 / \sigma_i^2\big]
+
+    Args:
+        x: Points, shape ``(batch, ...)``.
+        mean: Means, broadcastable to ``x``.
+        log_var: Log-variances (not variances: exponentiating inside keeps the
+            variance positive and the gradient stable), broadcastable to ``x``.
+
+    Returns:
+        Shape ``(batch,)``.
+    """
+    x = tf.convert_to_tensor(x)
+    mean = tf.cast(mean, x.dtype)
+    log_var = tf.cast(log_var, x.dtype)
+    per_dim = LOG_2PI + log_var + tf.square(x - mean) * tf.exp(-log_var)
+    per_dim = per_dim + tf.zeros_like(x)  # Broadcast to x's shape before flattening.
+    return -0.5 * tf.reduce_sum(_flatten_per_example(per_dim), axis=1)
+
+
+def gaussian_reconstruction_loss(x: tf.Tensor, mean: tf.Tensor, log_var: tf.Tensor) -> tf.Tensor:
+    """Negative log-likelihood of ``x`` under a Gaussian decoder, summed per example.
+
+    With a fixed variance this is the squared error scaled by ``1 / (2 sigma^2)`` plus a
+    constant: the probabilistic reading of the squared-error loss.
+
+    Args:
+        x: Targets, shape ``(batch, ...)``.
+        mean: The decoder's means, same shape as ``x``.
+        log_var: Log-variance of each pixel, broadcastable to ``x`` (often a scalar).
+
+    Returns:
+        Shape ``(batch,)``, in nats.
+    """
+    x = tf.convert_to_tensor(x)
+    mean = tf.convert_to_tensor(mean)
+    _check_pair(x, mean, "x", "mean")
+    return -gaussian_log_density(x, mean, log_var)
+
+
+def diagonal_gaussian_kl(
+    mean_q: tf.Tensor, log_var_q: tf.Tensor, mean_p: tf.Tensor, log_var_p: tf.Tensor
+) -> tf.Tensor:
+    r"""KL divergence between two diagonal Gaussians, summed over the last axis.
+
+    .. math:: D_{KL}(q \,\|\, p) = \tfrac12 \sum_j \Big[\log\frac{\sigma_{p,j}^2}
+              {\sigma_{q,j}^2} + \frac{\sigma_{q,j}^2 + (\mu_{q,j} - \mu_{p,j})^2}
+              {\sigma_{p,j}^2} - 1\Big]
+
+    Args:
+        mean_q: Means of ``q``, shape ``(batch, latent_dim)``.
+        log_var_q: Log-variances of ``q``, same shape.
+        mean_p: Means of ``p``, broadcastable.
+        log_var_p: Log-variances of ``p``, broadcastable.
+
+    Returns:
+        Shape ``(batch,)``, in nats; zero exactly when the two are equal.
+    """
+    mean_q = tf.convert_to_tensor(mean_q)
+    log_var_q = tf.convert_to_tensor(log_var_q)
+    _check_pair(mean_q, log_var_q, "mean_q", "log_var_q")
+    mean_p = tf.cast(mean_p, mean_q.dtype)
+    log_var_p = tf.cast(log_var_p, mean_q.dtype)
+    per_dim = (
+        log_var_p
+        - log_var_q
+        + (tf.exp(log_var_q) + tf.square(mean_q - mean_p)) * tf.exp(-log_var_p)
+        - 1.0
+    )
+    return 0.5 * tf.reduce_sum(per_dim, axis=-1)
+
+
+def gaussian_kl(z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
+    r"""KL divergence from ``N(z_mean, diag exp(z_log_var))`` to the prior ``N(0, I)``.
+
+    The VAE's regulariser (chapter 4 derives it):
+
+    .. math:: D_{KL}\big(q(z \mid x) \,\|\, \mathcal N(0, I)\big)
+              = \tfrac12 \sum_j \big[\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\big]
+
+    Args:
+        z_mean: Shape ``(batch, latent_dim)``.
+        z_log_var: Same shape.
+
+    Returns:
+        Shape ``(batch,)``, in nats.
+    """
+    z_mean = tf.convert_to_tensor(z_mean)
+    z_log_var = tf.convert_to_tensor(z_log_var)
+    _check_pair(z_mean, z_log_var, "z_mean", "z_log_var")
+    return 0.5 * tf.reduce_sum(tf.square(z_mean) + tf.exp(z_log_var) - 1.0 - z_log_var, axis=-1)
+
+
+def importance_weighted_bound(log_weights: tf.Tensor, axis: int = 0) -> tf.Tensor:
+    r"""The importance-weighted bound from ``k`` log-weights, computed stably.
+
+    With :math:`w_s = p(x, z_s) / q(z_s \mid x)` for :math:`z_s \sim q(z \mid x)`,
+
+    .. math:: \mathcal L_k = \log \frac1k \sum_{s=1}^k w_s \le \log p(x),
+
+    which equals the ELBO's estimate for :math:`k = 1`, does not decrease with
+    :math:`k` in expectation, and tends to :math:`\log p(x)` (Burda et al., 2015).
+
+    Args:
+        log_weights: ``log w``, with the ``k`` samples along ``axis``.
+        axis: The samples' axis.
+
+    Returns:
+        ``logsumexp(log_weights, axis) - log k``.
+    """
+    log_weights = tf.convert_to_tensor(log_weights)
+    count = tf.cast(tf.shape(log_weights)[axis], log_weights.dtype)
+    return tf.reduce_logsumexp(log_weights, axis=axis) - tf.math.log(count)

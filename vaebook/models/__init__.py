@@ -1,5 +1,6 @@
-"""Model families: the autoencoder of chapters 1 and 2."""
+"""Model families: the autoencoder (chapters 1-2) and the VAE (chapters 4-5)."""
 
 from vaebook.models.autoencoder import Autoencoder
+from vaebook.models.vae import VAE
 
-__all__ = ["Autoencoder"]
+__all__ = ["VAE", "Autoencoder"]

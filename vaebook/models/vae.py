@@ -1,0 +1,220 @@
+r"""The variational autoencoder of chapters 4 and 5.
+
+The encoder maps an image to the parameters of a diagonal Gaussian
+:math:`q_\phi(z \mid x) = \mathcal N(\mu(x), \operatorname{diag}\sigma^2(x))`, a code is
+drawn from it with the reparameterisation :math:`z = \mu + \sigma \odot \varepsilon`,
+:math:`\varepsilon \sim \mathcal N(0, I)`, and the decoder maps the code to the
+parameters of :math:`p_\theta(x \mid z)`. Training minimises the negative ELBO,
+
+.. math:: -\mathcal L(x) = \mathbb E_{q_\phi(z \mid x)}[-\log p_\theta(x \mid z)]
+          + \beta\, D_{KL}\big(q_\phi(z \mid x) \,\|\, \mathcal N(0, I)\big),
+
+with :math:`\beta = 1` for the true ELBO (chapter 4 derives it; chapter 5 trains it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from vaebook.losses import bernoulli_reconstruction_loss, gaussian_kl, gaussian_reconstruction_loss
+from vaebook.models.common import check_model_input, check_positive_int, check_units, dense_stack
+
+__all__ = ["VAE"]
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+PIXEL_REDUCTIONS = ("sum", "mean")
+
+
+@keras.saving.register_keras_serializable(package="vaebook")
+class VAE(keras.Model):
+    """A fully connected VAE with a diagonal Gaussian encoder and a seeded sampler.
+
+    Args:
+        latent_dim: Length of the code ``z``.
+        encoder_units: Widths of the encoder's hidden layers.
+        decoder_units: Widths of the decoder's hidden layers; defaults to the encoder's
+            in reverse.
+        image_shape: Shape of one image.
+        activation: Activation of the hidden layers (``"relu"``, ``"tanh"``, ...).
+        likelihood: ``"bernoulli"``: the decoder outputs logits and the reconstruction
+            term is the sigmoid cross-entropy. ``"gaussian"``: the decoder outputs
+            means (through a sigmoid, so in ``[0, 1]``) with one learned variance
+            shared by all pixels, and the term is the Gaussian negative log-likelihood.
+        beta: Weight of the KL term (1 gives the ELBO).
+        pixel_reduction: ``"sum"`` (correct: a log-likelihood in nats) or ``"mean"``
+            (the common mistake of averaging the reconstruction term over pixels,
+            which weakens it 784-fold against the KL term; kept to show its effect).
+        seed: Seed of the sampling noise.
+        **kwargs: Passed to ``keras.Model``.
+
+    Example:
+        >>> vae = VAE(latent_dim=2, encoder_units=(64,))
+        >>> z_mean, z_log_var = vae.encode(tf.zeros((3, 28, 28)))  # (3, 2) each
+        >>> losses = vae.per_example_losses(tf.zeros((3, 28, 28)))
+        >>> sorted(losses)
+        ['kl_loss', 'loss', 'reconstruction_loss']
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 20,
+        encoder_units: Sequence[int] = (512, 256),
+        decoder_units: Sequence[int] | None = None,
+        image_shape: Sequence[int] = (28, 28),
+        activation: str = "relu",
+        likelihood: str = "bernoulli",
+        beta: float = 1.0,
+        pixel_reduction: str = "sum",
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.encoder_units = check_units(encoder_units, "encoder_units")
+        self.decoder_units = (
+            tuple(reversed(self.encoder_units))
+            if decoder_units is None
+            else check_units(decoder_units, "decoder_units")
+        )
+        self.image_shape = check_units(image_shape, "image_shape")
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}; got {likelihood!r}.")
+        if pixel_reduction not in PIXEL_REDUCTIONS:
+            raise ValueError(
+                f"pixel_reduction must be one of {PIXEL_REDUCTIONS}; got {pixel_reduction!r}."
+            )
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
+            raise ValueError(f"beta must be a non-negative number; got {beta!r}.")
+        if math.isinf(beta):
+            raise ValueError("beta must be finite.")
+        self.likelihood = likelihood
+        self.beta = float(beta)
+        self.pixel_reduction = pixel_reduction
+        self.activation = activation
+        self.seed = seed
+        self.num_pixels = math.prod(self.image_shape)
+        # The encoder outputs z_mean and z_log_var side by side: (batch, 2 * latent_dim).
+        self.encoder = dense_stack(
+            self.image_shape,
+            self.encoder_units,
+            activation,
+            "encoder",
+            output_units=2 * self.latent_dim,
+            flatten=True,
+        )
+        self.decoder = dense_stack(
+            (self.latent_dim,),
+            self.decoder_units,
+            activation,
+            "decoder",
+            output_units=self.num_pixels,
+            output_shape=self.image_shape,
+        )
+        if likelihood == "gaussian":
+            # One learned log-variance for all pixels, started at log(0.1) ~ -2.3.
+            self.decoder_log_var = self.add_weight(
+                shape=(),
+                initializer=keras.initializers.Constant(math.log(0.1)),
+                name="decoder_log_var",
+            )
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
+        """Marks the model built: all weights are created in the constructor."""
+        self.built = True
+
+    def encode(self, x: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """Returns ``(z_mean, z_log_var)``, each of shape ``(batch, latent_dim)``."""
+        x = check_model_input(x, self.image_shape)
+        z_mean, z_log_var = tf.split(self.encoder(x, training=training), 2, axis=-1)
+        return z_mean, z_log_var
+
+    def sample(self, z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
+        """Draws ``z = z_mean + exp(z_log_var / 2) * epsilon`` (the reparameterisation).
+
+        The noise ``epsilon ~ N(0, I)`` comes from the model's seeded generator, so the
+        draws are repeatable, and gradients flow to ``z_mean`` and ``z_log_var``.
+        """
+        epsilon = keras.random.normal(tf.shape(z_mean), seed=self.seed_generator)
+        return z_mean + tf.exp(0.5 * z_log_var) * epsilon  # (batch, latent_dim)
+
+    def decode(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Maps codes to decoder outputs: logits (Bernoulli) or pre-sigmoid means."""
+        z = check_model_input(z, (self.latent_dim,), name="z")
+        return self.decoder(z, training=training)
+
+    def pixel_means(self, decoder_output: tf.Tensor) -> tf.Tensor:
+        """Turns decoder outputs into expected pixel values in ``[0, 1]``."""
+        return tf.sigmoid(decoder_output)
+
+    def log_likelihood(self, x: tf.Tensor, decoder_output: tf.Tensor) -> tf.Tensor:
+        """``log p(x | z)`` per example (summed over pixels), from the decoder's output."""
+        if self.likelihood == "bernoulli":
+            return -bernoulli_reconstruction_loss(x, decoder_output)
+        return -gaussian_reconstruction_loss(
+            x, self.pixel_means(decoder_output), self.decoder_log_var
+        )
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Decoder output for a sampled code (training) or for ``z_mean`` (inference)."""
+        z_mean, z_log_var = self.encode(x, training=training)
+        z = self.sample(z_mean, z_log_var) if training else z_mean
+        return self.decode(z, training=training)
+
+    def reconstruct(self, x: tf.Tensor) -> tf.Tensor:
+        """Expected pixels of ``p(x | z = z_mean)``, in ``[0, 1]``."""
+        return self.pixel_means(self(x, training=False))
+
+    def generate(self, num_images: int, seed: int = 0) -> tf.Tensor:
+        """Decodes ``num_images`` codes drawn from the prior ``N(0, I)``.
+
+        Returns:
+            Expected pixel values, shape ``(num_images, *image_shape)``.
+        """
+        check_positive_int(num_images, "num_images")
+        z = keras.random.normal((num_images, self.latent_dim), seed=seed)
+        return self.pixel_means(self.decode(z))
+
+    def per_example_losses(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+        """The negative ELBO and its two terms, per example, with one sampled code.
+
+        Returns:
+            ``"reconstruction_loss"`` (``-log p(x | z)`` in nats, summed over pixels),
+            ``"kl_loss"`` (nats) and ``"loss"``, the minimised objective: their sum with
+            the KL weighted by ``beta`` (and the reconstruction divided by the number of
+            pixels when ``pixel_reduction="mean"``). Each has shape ``(batch,)``.
+        """
+        z_mean, z_log_var = self.encode(x, training=training)
+        z = self.sample(z_mean, z_log_var)  # (batch, latent_dim)
+        reconstruction_loss = -self.log_likelihood(x, self.decode(z, training=training))
+        kl_loss = gaussian_kl(z_mean, z_log_var)
+        scale = 1.0 / self.num_pixels if self.pixel_reduction == "mean" else 1.0
+        loss = scale * reconstruction_loss + self.beta * kl_loss
+        return {"loss": loss, "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
+
+    def get_config(self) -> dict[str, Any]:
+        """Returns the constructor arguments, for saving and cloning."""
+        config = super().get_config()
+        config.update(
+            latent_dim=self.latent_dim,
+            encoder_units=list(self.encoder_units),
+            decoder_units=list(self.decoder_units),
+            image_shape=list(self.image_shape),
+            activation=self.activation,
+            likelihood=self.likelihood,
+            beta=self.beta,
+            pixel_reduction=self.pixel_reduction,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> VAE:
+        """Rebuilds the model from :meth:`get_config`'s output."""
+        return cls(**config)
