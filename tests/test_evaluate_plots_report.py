@@ -75,3 +75,24 @@ def test_glue_stores_plain_numbers_under_the_myst_nb_prefix(monkeypatch):
     (bundle,), options = shown[0]
     assert bundle == {"application/papermill.record/text/plain": "1.5"}
     assert options["metadata"]["scrapbook"]["name"] == "error"
+
+
+def test_latent_plots():
+    rng = np.random.default_rng(0)
+    figure = plots.latent_scatter(rng.normal(size=(30, 2)), np.arange(30) % 3, ["a", "b", "c"])
+    assert isinstance(figure, Figure)
+    seen = []
+
+    def decode(codes):
+        seen.append(codes)
+        return np.zeros((len(codes), 28, 28))
+
+    assert isinstance(plots.latent_manifold(decode, grid_size=5), Figure)
+    codes = seen[0]
+    assert codes.shape == (25, 2)
+    # Quantiles of N(0, 1) at p = 0.1, 0.3, 0.5, 0.7, 0.9: symmetric, median 0.
+    np.testing.assert_allclose(
+        np.unique(codes[:, 0]), [-1.2816, -0.5244, 0, 0.5244, 1.2816], atol=1e-4
+    )
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        plots.latent_scatter(np.zeros((4, 3)), np.zeros(4, int))

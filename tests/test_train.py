@@ -131,3 +131,25 @@ def test_quick_mode(monkeypatch):
 def test_set_seed_rejects_negative():
     with pytest.raises(ValueError, match="non-negative integer"):
         train.set_seed(-1)
+
+
+def test_dynamic_binarisation_feeds_fresh_binary_batches():
+    class OnesCounter(keras.Model):
+        """Its 'loss' is the number of pixels that are on in each image."""
+
+        def __init__(self):
+            super().__init__()
+            self.w = self.add_weight(shape=(), initializer="zeros")
+
+        def per_example_losses(self, x, training=False):
+            return {"loss": tf.reduce_sum(x, axis=[1, 2]) + 0.0 * self.w}
+
+    model = OnesCounter()
+    step = train.make_train_step(model, keras.optimizers.SGD(0.0), binarize=True, seed=1)
+    x_all = tf.fill((4, 28, 28), 0.3)
+    counts = [float(step(x_all, tf.constant([0, 1, 2, 3]))["loss"]) for _ in range(3)]
+    # Binary pixels: each image's count is an integer, so the batch mean is k / 4; about
+    # 0.3 * 784 = 235.2 pixels are on (standard deviation of the mean about 6.4).
+    assert all(count * 4 == round(count * 4) for count in counts), counts
+    assert all(abs(count - 235.2) < 30 for count in counts), counts
+    assert len(set(counts)) > 1, counts  # Fresh draws at every step.

@@ -7,7 +7,8 @@ pixel, without interpolation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from statistics import NormalDist
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,6 +17,8 @@ from matplotlib.figure import Figure
 __all__ = [
     "image_grid",
     "image_rows",
+    "latent_manifold",
+    "latent_scatter",
     "line_plot",
     "loss_curves",
     "reconstruction_grid",
@@ -213,5 +216,76 @@ def line_plot(
         axis.set_yscale("log")
     axis.grid(alpha=0.3, which="both")
     axis.legend()
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def latent_scatter(
+    codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str] | None = None
+) -> Figure:
+    """Scatter plot of 2-D codes, coloured by class.
+
+    Args:
+        codes: Shape ``(n, 2)``, e.g. the encoder's ``z_mean`` for the test set.
+        labels: Integer class of each point, shape ``(n,)``.
+        class_names: Optional name of each class, for the legend.
+
+    Returns:
+        The Figure.
+    """
+    codes = np.asarray(codes)
+    labels = np.asarray(labels)
+    if codes.ndim != 2 or codes.shape[1] != 2:
+        raise ValueError(f"codes must have shape (n, 2); got {codes.shape}.")
+    if labels.shape != (len(codes),):
+        raise ValueError(f"labels must have shape ({len(codes)},); got {labels.shape}.")
+    figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    colours = plt.get_cmap("tab10")
+    for label in np.unique(labels):
+        chosen = labels == label
+        name = class_names[label] if class_names is not None else str(label)
+        axis.scatter(*codes[chosen].T, s=2, alpha=0.5, color=colours(int(label) % 10), label=name)
+    axis.set_xlabel("$z_1$")
+    axis.set_ylabel("$z_2$")
+    axis.legend(markerscale=6, fontsize="small", loc="upper right", framealpha=0.8)
+    axis.set_aspect("equal")
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def latent_manifold(
+    decode: Callable[[np.ndarray], np.ndarray], grid_size: int = 15, scale: float = 0.5
+) -> Figure:
+    """Images decoded from a grid of 2-D codes at evenly spaced Gaussian quantiles.
+
+    The grid's coordinates are the quantiles ``Phi^-1(p)`` for ``p`` evenly spaced in
+    ``(0, 1)``, so that each cell covers equal prior probability (Kingma & Welling, 2014).
+
+    Args:
+        decode: Maps codes ``(m, 2)`` to images ``(m, height, width)`` in ``[0, 1]``.
+        grid_size: Images per side.
+        scale: Inches per image.
+
+    Returns:
+        The Figure.
+    """
+    normal = NormalDist()
+    quantiles = np.array(
+        [normal.inv_cdf((i + 0.5) / grid_size) for i in range(grid_size)], dtype=np.float32
+    )
+    # Rows run from high z_2 (top) to low z_2 (bottom), like a plot's y axis.
+    z1, z2 = np.meshgrid(quantiles, quantiles[::-1])
+    codes = np.stack([z1.ravel(), z2.ravel()], axis=1)  # (grid_size ** 2, 2)
+    images = _as_images(decode(codes), "decoded images")
+    height, width = images.shape[1:]
+    canvas = images.reshape(grid_size, grid_size, height, width).transpose(0, 2, 1, 3)
+    canvas = canvas.reshape(grid_size * height, grid_size * width)
+    figure, axis = plt.subplots(figsize=(grid_size * scale, grid_size * scale))
+    axis.imshow(np.clip(canvas, 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ticks = (np.arange(grid_size) + 0.5) * width
+    axis.set_xticks(ticks[::2], [f"{q:.1f}" for q in quantiles[::2]])
+    axis.set_yticks(ticks[::2], [f"{q:.1f}" for q in quantiles[::-1][::2]])
+    axis.set_xlabel("$z_1$ (Gaussian quantiles)")
+    axis.set_ylabel("$z_2$")
     figure.tight_layout()
     return _finish(figure)

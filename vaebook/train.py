@@ -124,6 +124,8 @@ def make_train_step(
     model: keras.Model,
     optimizer: keras.optimizers.Optimizer,
     jit_compile: bool = True,
+    binarize: bool = False,
+    seed: int = 0,
 ) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
     """Builds the compiled training step ``step(x_all, indices) -> batch means``.
 
@@ -134,6 +136,10 @@ def make_train_step(
         model: A model with ``per_example_losses``.
         optimizer: A Keras optimiser.
         jit_compile: Whether to compile the step with XLA.
+        binarize: Whether to binarise each batch dynamically: every time an image is
+            drawn, each pixel is set to 1 with probability equal to its intensity
+            (the standard training protocol for binarised MNIST).
+        seed: Seed of the binarisation noise.
 
     Returns:
         The compiled step.
@@ -142,10 +148,13 @@ def make_train_step(
     if not model.trainable_variables:
         raise ValueError(f"{type(model).__name__} has no trainable variables; build it first.")
     optimizer.build(model.trainable_variables)
+    noise = keras.random.SeedGenerator(seed)
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def train_step(x_all: tf.Tensor, indices: tf.Tensor) -> dict[str, tf.Tensor]:
         x = tf.gather(x_all, indices)  # (batch, *image_shape)
+        if binarize:
+            x = tf.cast(keras.random.uniform(tf.shape(x), seed=noise) < x, x.dtype)
         with tf.GradientTape() as tape:
             losses = model.per_example_losses(x, training=True)
             loss = tf.reduce_mean(losses["loss"])
@@ -226,6 +235,7 @@ def train(
     verbose: int = 1,
     log_every: int = 1,
     jit_compile: bool = True,
+    binarize: bool = False,
 ) -> History:
     """Trains ``model`` by minibatch gradient descent on ``per_example_losses``.
 
@@ -244,6 +254,9 @@ def train(
             shows a progress bar inside each epoch (for terminals).
         log_every: Epochs between printed lines when ``verbose`` is 1.
         jit_compile: Whether to compile the step with XLA.
+        binarize: Whether to binarise every batch dynamically (fresh Bernoulli draws
+            each time an image is seen); ``x_val`` is used as given, so pass a fixed
+            binarisation of the held-out images (:func:`vaebook.data.binarize`).
 
     Returns:
         A :class:`History` of per-epoch means.
@@ -268,7 +281,7 @@ def train(
             raise ValueError(f"learning_rate must be positive; got {learning_rate!r}.")
         optimizer = keras.optimizers.Adam(learning_rate)
 
-    step = make_train_step(model, optimizer, jit_compile=jit_compile)
+    step = make_train_step(model, optimizer, jit_compile=jit_compile, binarize=binarize, seed=seed)
     x_all = tf.convert_to_tensor(x_train, dtype=tf.float32)  # (n, *image_shape), once.
     num_examples = x_train.shape[0]
     num_steps = math.ceil(num_examples / batch_size)
