@@ -100,6 +100,12 @@ def execute(paths: list[Path], timeout: int, quick_out: Path | None = None) -> N
         )
         try:
             client.execute()
+        except Exception:
+            # Keep what ran, for inspection, without touching the committed notebook.
+            failed = Path(os.environ.get("TMPDIR", "/tmp")) / f"failed-{notebook.name}"
+            nbformat.write(content, failed)
+            print(f"{notebook.name} failed; its partial outputs are in {failed}")
+            raise
         finally:
             seconds = time.perf_counter() - start
             if quick_out is not None:

@@ -4,11 +4,11 @@ Each chapter of the book writes its key idea by hand and then imports the tested
 version from here:
 
 * :mod:`vaebook.data` - Fashion-MNIST and MNIST loaders, binarisation.
-* :mod:`vaebook.losses` - reconstruction losses, per example (chapters 1-2).
-* :mod:`vaebook.models` - the autoencoder (chapters 1-2).
+* :mod:`vaebook.losses` - reconstruction losses, Gaussian KL, bounds (chapters 1-2, 4).
+* :mod:`vaebook.models` - the autoencoder (chapters 1-2) and the VAE (chapters 4-5).
 * :mod:`vaebook.pca` - the linear baseline (chapter 1).
 * :mod:`vaebook.train` - seeding, quick mode, the compiled training loop (chapter 2).
-* :mod:`vaebook.evaluate` - test metrics.
+* :mod:`vaebook.evaluate` - test metrics, negative ELBO and importance-sampled NLL.
 * :mod:`vaebook.plots` - figures; every function returns a ``matplotlib`` Figure.
 * :mod:`vaebook.report` - measured numbers into the prose, tables.
 """

@@ -179,6 +179,10 @@ class VAE(keras.Model):
         """
         check_positive_int(num_images, "num_images")
         z = keras.random.normal((num_images, self.latent_dim), seed=seed)
+        return self.generate_from(z)
+
+    def generate_from(self, z: tf.Tensor) -> tf.Tensor:
+        """Decodes given codes ``(n, latent_dim)`` to expected pixels ``(n, *image_shape)``."""
         return self.pixel_means(self.decode(z))
 
     def per_example_losses(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
