@@ -1,7 +1,7 @@
-"""Checks the built HTML book in a real headless browser (Chromium through Selenium).
+r"""Checks the built HTML book in a real headless browser (Chromium through Selenium).
 
 For every page in ``_toc.yml`` it checks that the page loads with its title, that the
-mathematics is typeset by MathJax (no raw ``$$``, ``\\(`` or ``\\[`` left in maths
+mathematics is typeset by MathJax (no raw ``$$``, ``\(`` or ``\[`` left in maths
 elements), that every image has loaded, and, for each chapter, that the Colab launch
 button opens that chapter's own ``.ipynb``. It saves screenshots of two pages.
 
@@ -25,7 +25,6 @@ from pathlib import Path
 import yaml
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parent.parent
