@@ -153,3 +153,54 @@ def test_dynamic_binarisation_feeds_fresh_binary_batches():
     assert all(count * 4 == round(count * 4) for count in counts), counts
     assert all(abs(count - 235.2) < 30 for count in counts), counts
     assert len(set(counts)) > 1, counts  # Fresh draws at every step.
+
+
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(small_fashion, tmp_path):
+    from vaebook.models import VAE
+
+    x_train, _ = small_fashion
+
+    def fresh():
+        train.set_seed(5)
+        return VAE(latent_dim=3, encoder_units=(32,), seed=5)
+
+    arguments = {"batch_size": 200, "verbose": 0, "binarize": True, "seed": 9}
+    straight = fresh()
+    straight_history = train.train(straight, x_train, epochs=4, **arguments)
+
+    interrupted = fresh()
+    train.train(interrupted, x_train, epochs=2, checkpoint_dir=tmp_path, **arguments)
+    resumed = fresh()  # A new process would start from a new model, as here.
+    resumed_history = train.train(resumed, x_train, epochs=4, checkpoint_dir=tmp_path, **arguments)
+
+    assert resumed_history.history["loss"] == straight_history.history["loss"]
+    for a, b in zip(straight.weights, resumed.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_checkpoint_of_another_model_is_rejected(small_fashion, tmp_path):
+    x_train, _ = small_fashion
+    train.train(
+        Autoencoder(latent_dim=2, encoder_units=(8,)),
+        x_train[:256],
+        epochs=1,
+        verbose=0,
+        checkpoint_dir=tmp_path,
+    )
+    with pytest.raises(ValueError, match="written for a Autoencoder"):
+        train.train(
+            Autoencoder(latent_dim=3, encoder_units=(8,)),
+            x_train[:256],
+            epochs=2,
+            verbose=0,
+            checkpoint_dir=tmp_path,
+        )
+    (tmp_path / "checkpoint.npz").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a readable vaebook checkpoint"):
+        train.train(
+            Autoencoder(latent_dim=2, encoder_units=(8,)),
+            x_train[:256],
+            epochs=2,
+            verbose=0,
+            checkpoint_dir=tmp_path,
+        )

@@ -15,12 +15,14 @@ entry has shape ``(batch,)`` can be trained; the batch mean of that entry is min
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -35,7 +37,9 @@ __all__ = [
     "epochs_for",
     "evaluate_losses",
     "is_quick",
+    "load_checkpoint",
     "make_train_step",
+    "save_checkpoint",
     "set_seed",
     "train",
 ]
@@ -164,7 +168,91 @@ def make_train_step(
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return {name: tf.reduce_mean(value) for name, value in losses.items()}
 
+    train_step.noise = noise  # Its state is part of a checkpoint.
     return train_step
+
+
+CHECKPOINT_FILE = "checkpoint.npz"
+
+
+def save_checkpoint(
+    folder: str | os.PathLike,
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    noise: keras.random.SeedGenerator,
+    rng: np.random.Generator,
+    history: History,
+) -> Path:
+    """Writes everything needed to resume training after the last completed epoch.
+
+    Weights (trainable and not, including the model's sampling seed), the optimiser's
+    state, the binarisation noise state, the shuffling generator's state and the history
+    go into one ``.npz`` file, written to a temporary name and then renamed, so an
+    interruption never leaves a half-written checkpoint.
+
+    Returns:
+        The checkpoint's path.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {
+        "epoch": history.epochs,
+        "rng": rng.bit_generator.state,
+        "history": history.history,
+        "epoch_seconds": history.epoch_seconds,
+        "examples_per_second": history.examples_per_second,
+        "model": type(model).__name__,
+        "shapes": [list(v.shape) for v in model.variables],
+    }
+    # model.variables, unlike model.weights, includes the states of its seed generators.
+    arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.variables)}
+    arrays |= {f"optimizer_{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
+    arrays["noise"] = np.asarray(noise.state)
+    arrays["state"] = np.array(json.dumps(state))
+    path = folder / CHECKPOINT_FILE
+    temporary = folder / (CHECKPOINT_FILE + ".tmp.npz")
+    np.savez(temporary, **arrays)
+    os.replace(temporary, path)
+    return path
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    noise: keras.random.SeedGenerator,
+) -> tuple[History, dict]:
+    """Restores a checkpoint written by :func:`save_checkpoint` into built objects.
+
+    Returns:
+        The history so far and the shuffling generator's state.
+
+    Raises:
+        ValueError: If the file is unreadable or was written for another model.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        state = json.loads(str(arrays["state"]))
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{path} is not a readable vaebook checkpoint ({error}).") from error
+    shapes = [list(v.shape) for v in model.variables]
+    if state["model"] != type(model).__name__ or state["shapes"] != shapes:
+        raise ValueError(
+            f"{path} was written for a {state['model']} with weight shapes {state['shapes']}, "
+            f"not for this {type(model).__name__} ({shapes}); use another checkpoint_dir."
+        )
+    for i, variable in enumerate(model.variables):
+        variable.assign(arrays[f"model_{i}"])
+    for i, variable in enumerate(optimizer.variables):
+        variable.assign(arrays[f"optimizer_{i}"])
+    noise.state.assign(arrays["noise"])
+    history = History(
+        history={name: list(values) for name, values in state["history"].items()},
+        epoch_seconds=list(state["epoch_seconds"]),
+        examples_per_second=list(state["examples_per_second"]),
+    )
+    return history, state["rng"]
 
 
 def evaluate_losses(
@@ -236,6 +324,7 @@ def train(
     log_every: int = 1,
     jit_compile: bool = True,
     binarize: bool = False,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> History:
     """Trains ``model`` by minibatch gradient descent on ``per_example_losses``.
 
@@ -257,6 +346,10 @@ def train(
         binarize: Whether to binarise every batch dynamically (fresh Bernoulli draws
             each time an image is seen); ``x_val`` is used as given, so pass a fixed
             binarisation of the held-out images (:func:`vaebook.data.binarize`).
+        checkpoint_dir: If given, a checkpoint is written there after every epoch, and
+            if one is already there, training *resumes* from it (same weights,
+            optimiser state, shuffling order and noise as an uninterrupted run), so
+            ``epochs`` is the total, not the number still to run.
 
     Returns:
         A :class:`History` of per-epoch means.
@@ -287,8 +380,15 @@ def train(
     num_steps = math.ceil(num_examples / batch_size)
     rng = np.random.default_rng(seed)
     history = History()
+    if checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file():
+        history, rng_state = load_checkpoint(
+            Path(checkpoint_dir) / CHECKPOINT_FILE, model, optimizer, step.noise
+        )
+        rng.bit_generator.state = rng_state
+        if verbose >= 1:
+            print(f"resumed from {checkpoint_dir} after epoch {history.epochs}")
 
-    for epoch in range(1, epochs + 1):
+    for epoch in range(history.epochs + 1, epochs + 1):
         start = time.perf_counter()
         order = rng.permutation(num_examples).astype(np.int32)
         bar = keras.utils.Progbar(num_steps) if verbose >= 2 else None
@@ -312,6 +412,8 @@ def train(
                 logs[f"val_{name}"] = value
         seconds = time.perf_counter() - start
         history.append(logs, seconds, num_examples)
+        if checkpoint_dir is not None:
+            save_checkpoint(checkpoint_dir, model, optimizer, step.noise, rng, history)
         for callback in callbacks:
             callback(epoch, logs)
         if verbose >= 1 and (epoch % log_every == 0 or epoch == epochs):
