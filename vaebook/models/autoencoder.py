@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 
 from vaebook.losses import bernoulli_reconstruction_loss, squared_error
-from vaebook.models.common import check_model_input, check_positive_int, check_units, dense_stack
+from vaebook.models.common import DenseEncoderDecoder, check_model_input
 
 __all__ = ["Autoencoder"]
 
@@ -23,7 +23,7 @@ RECONSTRUCTIONS = ("bernoulli", "squared_error")
 
 
 @keras.saving.register_keras_serializable(package="vaebook")
-class Autoencoder(keras.Model):
+class Autoencoder(DenseEncoderDecoder):
     """A fully connected autoencoder whose decoder outputs logits.
 
     The default widths are those of the source notebook: encoder 784-256-128-64-20 and
@@ -60,45 +60,21 @@ class Autoencoder(keras.Model):
         reconstruction: str = "bernoulli",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.encoder_units = check_units(encoder_units, "encoder_units")
-        self.decoder_units = (
-            tuple(reversed(self.encoder_units))
-            if decoder_units is None
-            else check_units(decoder_units, "decoder_units")
-        )
-        self.image_shape = check_units(image_shape, "image_shape")
         if reconstruction not in RECONSTRUCTIONS:
             raise ValueError(
                 f"reconstruction must be one of {RECONSTRUCTIONS}; got {reconstruction!r}."
             )
+        super().__init__(
+            latent_dim,
+            encoder_units,
+            decoder_units,
+            image_shape,
+            activation,
+            code_outputs=latent_dim,
+            **kwargs,
+        )
         self.reconstruction = reconstruction
-        self.activation = activation
-        num_pixels = 1
-        for size in self.image_shape:
-            num_pixels *= size
-        self.encoder = dense_stack(
-            self.image_shape,
-            self.encoder_units,
-            activation,
-            "encoder",
-            output_units=self.latent_dim,
-            flatten=True,
-        )
-        self.decoder = dense_stack(
-            (self.latent_dim,),
-            self.decoder_units,
-            activation,
-            "decoder",
-            output_units=num_pixels,
-            output_shape=self.image_shape,
-        )
         self.build()
-
-    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
-        """Marks the model built: its encoder and decoder create weights when made."""
-        self.built = True
 
     def encode(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Maps images ``(batch, *image_shape)`` to codes ``(batch, latent_dim)``."""
@@ -138,16 +114,7 @@ class Autoencoder(keras.Model):
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, for saving and cloning."""
-        config = super().get_config()
-        config.update(
-            latent_dim=self.latent_dim,
-            encoder_units=list(self.encoder_units),
-            decoder_units=list(self.decoder_units),
-            image_shape=list(self.image_shape),
-            activation=self.activation,
-            reconstruction=self.reconstruction,
-        )
-        return config
+        return super().get_config() | {"reconstruction": self.reconstruction}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Autoencoder:

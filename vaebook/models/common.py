@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
 
-__all__ = ["check_model_input", "check_positive_int", "check_units", "dense_stack"]
+__all__ = [
+    "DenseEncoderDecoder",
+    "check_model_input",
+    "check_positive_int",
+    "check_units",
+    "dense_stack",
+]
 
 
 def check_positive_int(value: object, name: str) -> int:
@@ -98,3 +105,77 @@ def check_model_input(x: object, expected_shape: Sequence[int], name: str = "x")
     if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(x))):
         raise ValueError(f"{name} contains NaN or infinite values.")
     return x
+
+
+class DenseEncoderDecoder(keras.Model):
+    """Base of the dense model families: shared hyperparameters, encoder and decoder.
+
+    Checks the shared hyperparameters and builds an encoder (images to ``code_outputs``
+    numbers) and a decoder (``latent_dim`` numbers to one output per pixel), both dense
+    stacks created with their weights. Subclasses add their own loss.
+
+    Args:
+        latent_dim: Length of the code ``z``.
+        encoder_units: Widths of the encoder's hidden layers.
+        decoder_units: Widths of the decoder's hidden layers; defaults to the encoder's
+            in reverse.
+        image_shape: Shape of one image.
+        activation: Activation of the hidden layers.
+        code_outputs: Width of the encoder's output layer (``latent_dim`` for an
+            autoencoder, ``2 * latent_dim`` for a VAE's mean and log-variance).
+        **kwargs: Passed to ``keras.Model``.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        encoder_units: Sequence[int],
+        decoder_units: Sequence[int] | None,
+        image_shape: Sequence[int],
+        activation: str,
+        code_outputs: int,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.encoder_units = check_units(encoder_units, "encoder_units")
+        self.decoder_units = (
+            tuple(reversed(self.encoder_units))
+            if decoder_units is None
+            else check_units(decoder_units, "decoder_units")
+        )
+        self.image_shape = check_units(image_shape, "image_shape")
+        self.activation = activation
+        self.num_pixels = math.prod(self.image_shape)
+        self.encoder = dense_stack(
+            self.image_shape,
+            self.encoder_units,
+            activation,
+            "encoder",
+            output_units=code_outputs,
+            flatten=True,
+        )
+        self.decoder = dense_stack(
+            (self.latent_dim,),
+            self.decoder_units,
+            activation,
+            "decoder",
+            output_units=self.num_pixels,
+            output_shape=self.image_shape,
+        )
+
+    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
+        """Marks the model built: all weights are created in the constructor."""
+        self.built = True
+
+    def get_config(self) -> dict:
+        """Returns the shared constructor arguments; subclasses add their own."""
+        config = super().get_config()
+        config.update(
+            latent_dim=self.latent_dim,
+            encoder_units=list(self.encoder_units),
+            decoder_units=list(self.decoder_units),
+            image_shape=list(self.image_shape),
+            activation=self.activation,
+        )
+        return config

@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 
 from vaebook.losses import bernoulli_reconstruction_loss, gaussian_kl, gaussian_reconstruction_loss
-from vaebook.models.common import check_model_input, check_positive_int, check_units, dense_stack
+from vaebook.models.common import DenseEncoderDecoder, check_model_input, check_positive_int
 
 __all__ = ["VAE"]
 
@@ -31,7 +31,7 @@ PIXEL_REDUCTIONS = ("sum", "mean")
 
 
 @keras.saving.register_keras_serializable(package="vaebook")
-class VAE(keras.Model):
+class VAE(DenseEncoderDecoder):
     """A fully connected VAE with a diagonal Gaussian encoder and a seeded sampler.
 
     Args:
@@ -73,15 +73,6 @@ class VAE(keras.Model):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.encoder_units = check_units(encoder_units, "encoder_units")
-        self.decoder_units = (
-            tuple(reversed(self.encoder_units))
-            if decoder_units is None
-            else check_units(decoder_units, "decoder_units")
-        )
-        self.image_shape = check_units(image_shape, "image_shape")
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}; got {likelihood!r}.")
         if pixel_reduction not in PIXEL_REDUCTIONS:
@@ -92,29 +83,20 @@ class VAE(keras.Model):
             raise ValueError(f"beta must be a non-negative number; got {beta!r}.")
         if math.isinf(beta):
             raise ValueError("beta must be finite.")
+        # The encoder outputs z_mean and z_log_var side by side: (batch, 2 * latent_dim).
+        super().__init__(
+            latent_dim,
+            encoder_units,
+            decoder_units,
+            image_shape,
+            activation,
+            code_outputs=2 * check_positive_int(latent_dim, "latent_dim"),
+            **kwargs,
+        )
         self.likelihood = likelihood
         self.beta = float(beta)
         self.pixel_reduction = pixel_reduction
-        self.activation = activation
         self.seed = seed
-        self.num_pixels = math.prod(self.image_shape)
-        # The encoder outputs z_mean and z_log_var side by side: (batch, 2 * latent_dim).
-        self.encoder = dense_stack(
-            self.image_shape,
-            self.encoder_units,
-            activation,
-            "encoder",
-            output_units=2 * self.latent_dim,
-            flatten=True,
-        )
-        self.decoder = dense_stack(
-            (self.latent_dim,),
-            self.decoder_units,
-            activation,
-            "decoder",
-            output_units=self.num_pixels,
-            output_shape=self.image_shape,
-        )
         if likelihood == "gaussian":
             # One learned log-variance for all pixels, started at log(0.1) ~ -2.3.
             self.decoder_log_var = self.add_weight(
@@ -123,10 +105,6 @@ class VAE(keras.Model):
                 name="decoder_log_var",
             )
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.built = True
-
-    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
-        """Marks the model built: all weights are created in the constructor."""
         self.built = True
 
     def encode(self, x: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
@@ -204,19 +182,12 @@ class VAE(keras.Model):
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, for saving and cloning."""
-        config = super().get_config()
-        config.update(
-            latent_dim=self.latent_dim,
-            encoder_units=list(self.encoder_units),
-            decoder_units=list(self.decoder_units),
-            image_shape=list(self.image_shape),
-            activation=self.activation,
-            likelihood=self.likelihood,
-            beta=self.beta,
-            pixel_reduction=self.pixel_reduction,
-            seed=self.seed,
-        )
-        return config
+        return super().get_config() | {
+            "likelihood": self.likelihood,
+            "beta": self.beta,
+            "pixel_reduction": self.pixel_reduction,
+            "seed": self.seed,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> VAE:
