@@ -194,3 +194,24 @@ def test_shared_data_is_not_silently_used_when_env_is_wrong(monkeypatch, tmp_pat
     with pytest.raises(data.DatasetNotFoundError, match=r"\$VAEBOOK_DATA"):
         data.load_fashion_mnist()
     assert os.environ[data.DATA_ENV_VAR] == str(tmp_path)
+
+
+def test_unwritable_cache_is_reported_before_any_download(tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.delenv(data.DATA_ENV_VAR, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    real_access = os.access
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda path, mode: (
+            False if str(path).startswith(str(tmp_path)) else real_access(path, mode)
+        ),
+    )
+    called = []
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: called.append(1))
+    with pytest.raises(data.DatasetNotFoundError, match="not writable"):
+        data.load_fashion_mnist()
+    assert not called  # Nothing was downloaded, and nothing was written.
+    assert list(tmp_path.iterdir()) == []

@@ -234,6 +234,15 @@ def _download(name: str) -> tuple[dict[str, np.ndarray], str]:
     """Downloads through ``keras.datasets`` into Keras' cache."""
     import keras  # Imported here: reading local files needs no TensorFlow.
 
+    cache = _keras_cache_dir()
+    existing = next(folder for folder in (cache, *cache.parents) if folder.exists())
+    if not os.access(existing, os.W_OK):
+        # Keras would otherwise switch silently to a temporary folder and download there.
+        raise DatasetNotFoundError(
+            f"Keras' dataset cache {cache} is not writable ({existing} is read-only), so "
+            f"the {name} dataset cannot be downloaded into it. Set KERAS_HOME to a "
+            f"writable folder, or {DATA_ENV_VAR} to a folder that holds the four files."
+        )
     module = keras.datasets.fashion_mnist if name == "fashion-mnist" else keras.datasets.mnist
     try:
         (x_train, y_train), (x_test, y_test) = module.load_data()
