@@ -215,3 +215,10 @@ def test_unwritable_cache_is_reported_before_any_download(tmp_path, monkeypatch)
         data.load_fashion_mnist()
     assert not called  # Nothing was downloaded, and nothing was written.
     assert list(tmp_path.iterdir()) == []
+
+
+def test_labels_that_do_not_match_the_images_are_rejected(tiny_dataset):
+    write_idx(tiny_dataset / "mnist" / "t10k-labels-idx1-ubyte.gz", np.zeros(10000))
+    images = np.zeros((3, 28, 28), np.float32)
+    with pytest.raises(data.DataError, match="3 train images but labels of shape"):
+        data.Dataset("mnist", images, np.zeros(2, np.uint8), images, np.zeros(3, np.uint8), (), "")

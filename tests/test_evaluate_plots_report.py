@@ -96,3 +96,8 @@ def test_latent_plots():
     )
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         plots.latent_scatter(np.zeros((4, 3)), np.zeros(4, int))
+
+
+def test_latent_scatter_rejects_labels_that_do_not_match():
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
+        plots.latent_scatter(np.zeros((4, 2)), np.zeros(3, int))

@@ -91,6 +91,15 @@ class Dataset:
     class_names: tuple[str, ...]
     source: str
 
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            images, labels = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if labels.shape != (len(images),):
+                raise DataError(
+                    f"{self.name}: {len(images)} {split} images but labels of shape "
+                    f"{labels.shape}; each image needs exactly one label."
+                )
+
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Unpack like Keras: ``(x_train, y_train), (x_test, y_test) = dataset``."""
         return iter(((self.x_train, self.y_train), (self.x_test, self.y_test)))
