@@ -222,3 +222,12 @@ def test_labels_that_do_not_match_the_images_are_rejected(tiny_dataset):
     images = np.zeros((3, 28, 28), np.float32)
     with pytest.raises(data.DataError, match="3 train images but labels of shape"):
         data.Dataset("mnist", images, np.zeros(2, np.uint8), images, np.zeros(3, np.uint8), (), "")
+
+
+def test_first_of_each_class(fashion):
+    indices = data.first_of_each_class(fashion.y_test)
+    assert fashion.y_test[indices].tolist() == list(range(10))
+    for label, index in enumerate(indices):
+        assert index == np.flatnonzero(fashion.y_test == label)[0]
+    with pytest.raises(ValueError, match="1-D integer"):
+        data.first_of_each_class(np.zeros((2, 2), int))

@@ -36,6 +36,7 @@ __all__ = [
     "DatasetNotFoundError",
     "binarize",
     "find_dataset_files",
+    "first_of_each_class",
     "load_fashion_mnist",
     "load_mnist",
     "read_idx",
@@ -318,6 +319,26 @@ def load_mnist(data_dir: str | os.PathLike | None = None) -> Dataset:
         DataError: If a file is corrupt, truncated or of the wrong kind.
     """
     return _load("mnist", data_dir, MNIST_CLASSES)
+
+
+def first_of_each_class(labels: np.ndarray) -> np.ndarray:
+    """Index of the first example of each class, in class order (for figures).
+
+    Args:
+        labels: Integer labels, shape ``(n,)``.
+
+    Returns:
+        One index per class present, shape ``(num_classes,)``.
+
+    Example:
+        >>> first_of_each_class(np.array([2, 0, 2, 1, 0]))
+        array([1, 3, 0])
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be a non-empty 1-D integer array; got {labels.shape}.")
+    classes, first = np.unique(labels, return_index=True)
+    return first[np.argsort(classes)]
 
 
 def binarize(images: np.ndarray, seed: int | np.random.Generator | None = 0) -> np.ndarray:
