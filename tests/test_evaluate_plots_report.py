@@ -101,3 +101,13 @@ def test_latent_plots():
 def test_latent_scatter_rejects_labels_that_do_not_match():
     with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
         plots.latent_scatter(np.zeros((4, 2)), np.zeros(3, int))
+
+
+def test_mean_image_error_matches_direct_computation():
+    rng = np.random.default_rng(1)
+    x_train = rng.random((50, 4, 4)).astype(np.float32)
+    x_test = rng.random((7, 4, 4)).astype(np.float32)
+    expected = ((x_test - x_train.mean(axis=0)) ** 2).sum(axis=(1, 2)).mean()
+    assert evaluate.mean_image_error(x_train, x_test) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="expected"):
+        evaluate.mean_image_error(x_train, x_test.reshape(7, 16))

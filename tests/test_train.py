@@ -180,27 +180,22 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(small_fa
 
 def test_checkpoint_of_another_model_is_rejected(small_fashion, tmp_path):
     x_train, _ = small_fashion
-    train.train(
-        Autoencoder(latent_dim=2, encoder_units=(8,)),
-        x_train[:256],
-        epochs=1,
-        verbose=0,
-        checkpoint_dir=tmp_path,
-    )
+
+    def run(latent_dim, epochs):
+        model = Autoencoder(latent_dim=latent_dim, encoder_units=(8,))
+        train.train(model, x_train[:256], epochs=epochs, verbose=0, checkpoint_dir=tmp_path)
+
+    run(latent_dim=2, epochs=1)
     with pytest.raises(ValueError, match="written for a Autoencoder"):
-        train.train(
-            Autoencoder(latent_dim=3, encoder_units=(8,)),
-            x_train[:256],
-            epochs=2,
-            verbose=0,
-            checkpoint_dir=tmp_path,
-        )
+        run(latent_dim=3, epochs=2)
     (tmp_path / "checkpoint.npz").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a readable vaebook checkpoint"):
-        train.train(
-            Autoencoder(latent_dim=2, encoder_units=(8,)),
-            x_train[:256],
-            epochs=2,
-            verbose=0,
-            checkpoint_dir=tmp_path,
-        )
+        run(latent_dim=2, epochs=2)
+
+
+def test_data_of_the_wrong_image_shape_is_rejected_before_tracing():
+    model = Autoencoder(latent_dim=2, encoder_units=(8,))
+    with pytest.raises(ValueError, match=r"expects images of shape \(batch, 28, 28\)"):
+        train.train(model, np.zeros((8, 784), np.float32), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="x is empty"):
+        train.evaluate_losses(model, np.zeros((0, 28, 28), np.float32))

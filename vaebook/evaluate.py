@@ -23,6 +23,7 @@ from vaebook.losses import (
 __all__ = [
     "active_units",
     "map_in_batches",
+    "mean_image_error",
     "reconstruction_metrics",
     "squared_error_per_image",
     "vae_bounds",
@@ -66,6 +67,26 @@ def squared_error_per_image(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
     if x.shape != x_hat.shape:
         raise ValueError(f"x has shape {x.shape} but x_hat has shape {x_hat.shape}.")
     return np.square(x - x_hat).reshape(len(x), -1).sum(axis=1)
+
+
+def mean_image_error(x_train: np.ndarray, x_test: np.ndarray) -> float:
+    """Squared error per test image of always answering with the mean training image.
+
+    The trivial baseline of chapters 1 and 2: a model that beats it has learned
+    something about each image; one that does not has learned only the average.
+
+    Args:
+        x_train: Training images, shape ``(n, ...)``.
+        x_test: Test images of the same image shape.
+
+    Returns:
+        The mean over test images of the squared error summed over pixels.
+    """
+    x_train, x_test = np.asarray(x_train), np.asarray(x_test)
+    check_images(x_train, "x_train")
+    check_images(x_test, "x_test", image_shape=x_train.shape[1:])
+    mean_image = x_train.astype(np.float64).mean(axis=0)
+    return float(squared_error_per_image(x_test, np.broadcast_to(mean_image, x_test.shape)).mean())
 
 
 def reconstruction_metrics(

@@ -116,6 +116,17 @@ class History:
         return self.history[name][-1]
 
 
+def _check_image_shape(model: keras.Model, shape: Sequence[int], name: str) -> None:
+    """Checks the data's image shape against the model's, before anything is traced."""
+    image_shape = getattr(model, "image_shape", None)
+    if image_shape is not None and tuple(shape[1:]) != tuple(image_shape):
+        wanted = ", ".join(map(str, image_shape))
+        raise ValueError(
+            f"{name} has shape {tuple(shape)} but {type(model).__name__} expects images of "
+            f"shape (batch, {wanted})."
+        )
+
+
 def _check_trainable(model: keras.Model) -> None:
     if not callable(getattr(model, "per_example_losses", None)):
         raise TypeError(
@@ -269,6 +280,10 @@ def evaluate_losses(
         The mean of each entry of ``per_example_losses`` over all of ``x``.
     """
     _check_trainable(model)
+    x = np.asarray(x) if not isinstance(x, tf.Tensor) else x
+    if int(x.shape[0]) == 0:
+        raise ValueError(f"x is empty (shape {tuple(x.shape)}); nothing to evaluate.")
+    _check_image_shape(model, x.shape, "x")
     x = tf.convert_to_tensor(x)
     step = _eval_step(model)
     totals: dict[str, float] = {}
@@ -361,6 +376,7 @@ def train(
     _check_trainable(model)
     x_train = np.asarray(x_train)
     check_images(x_train, "x_train")
+    _check_image_shape(model, x_train.shape, "x_train")
     if x_val is not None:
         x_val = np.asarray(x_val)
         check_images(x_val, "x_val", image_shape=x_train.shape[1:])
