@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from vaebook.models import VAE, Autoencoder, load_model
+from vaebook.models import (
+    VAE,
+    AdversarialAutoencoder,
+    Autoencoder,
+    DenoisingAutoencoder,
+    SparseAutoencoder,
+    load_model,
+)
 
 
 @pytest.mark.parametrize(
@@ -9,6 +16,10 @@ from vaebook.models import VAE, Autoencoder, load_model
     [
         Autoencoder(latent_dim=3, encoder_units=(16,)),
         VAE(latent_dim=2, encoder_units=(16,), likelihood="gaussian", seed=1),
+        Autoencoder(latent_dim=3, encoder_units=(16,), dropout=0.3),
+        DenoisingAutoencoder(noise="masking", noise_level=0.4, seed=2, latent_dim=3),
+        SparseAutoencoder(latent_dim=40, penalty="l1", sparsity_weight=0.1),
+        AdversarialAutoencoder(latent_dim=2, encoder_units=(16,), discriminator_units=(8,)),
     ],
 )
 def test_every_model_round_trips_with_identical_outputs(model, tmp_path):
@@ -17,6 +28,7 @@ def test_every_model_round_trips_with_identical_outputs(model, tmp_path):
     model.save(path)
     loaded = load_model(path, expected=type(model))
     assert type(loaded) is type(model)
+    assert loaded.get_config() == model.get_config()
     np.testing.assert_array_equal(model.reconstruct(x), loaded.reconstruct(x))
 
 

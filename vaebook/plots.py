@@ -221,7 +221,10 @@ def line_plot(
 
 
 def latent_scatter(
-    codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str] | None = None
+    codes: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Scatter plot of 2-D codes, coloured by class.
 
@@ -229,6 +232,7 @@ def latent_scatter(
         codes: Shape ``(n, 2)``, e.g. the encoder's ``z_mean`` for the test set.
         labels: Integer class of each point, shape ``(n,)``.
         class_names: Optional name of each class, for the legend.
+        title: Optional title.
 
     Returns:
         The Figure.
@@ -249,6 +253,8 @@ def latent_scatter(
     axis.set_ylabel("$z_2$")
     axis.legend(markerscale=6, fontsize="small", loc="upper right", framealpha=0.8)
     axis.set_aspect("equal")
+    if title:
+        axis.set_title(title)
     figure.tight_layout()
     return _finish(figure)
 

@@ -11,6 +11,9 @@ package version of that loop. It differs only in speed and care:
 
 Any model with a method ``per_example_losses(x, training) -> dict`` whose ``"loss"``
 entry has shape ``(batch,)`` can be trained; the batch mean of that entry is minimised.
+A model that needs more than one gradient step per batch (the adversarial autoencoder
+of chapter 3) defines ``apply_update(x, optimizer) -> dict`` instead, and lists its
+own optimisers in ``phase_optimizers`` so that checkpoints include their states.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from vaebook.data import check_images
+from vaebook.rng import uniform as random_uniform
 
 __all__ = [
     "QUICK_ENV_VAR",
@@ -165,11 +169,16 @@ def make_train_step(
     optimizer.build(model.trainable_variables)
     noise = keras.random.SeedGenerator(seed)
 
+    apply_update = getattr(model, "apply_update", None)
+
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def train_step(x_all: tf.Tensor, indices: tf.Tensor) -> dict[str, tf.Tensor]:
         x = tf.gather(x_all, indices)  # (batch, *image_shape)
         if binarize:
-            x = tf.cast(keras.random.uniform(tf.shape(x), seed=noise) < x, x.dtype)
+            x = tf.cast(random_uniform(tf.shape(x), noise) < x, x.dtype)
+        if apply_update is not None:
+            losses = apply_update(x, optimizer)
+            return {name: tf.reduce_mean(value) for name, value in losses.items()}
         with tf.GradientTape() as tape:
             losses = model.per_example_losses(x, training=True)
             loss = tf.reduce_mean(losses["loss"])
@@ -184,6 +193,16 @@ def make_train_step(
 
 
 CHECKPOINT_FILE = "checkpoint.npz"
+
+
+def _optimizer_variables(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer
+) -> list[keras.Variable]:
+    """The states of ``optimizer`` and of the model's own phase optimisers, if any."""
+    variables = list(optimizer.variables)
+    for phase_optimizer in getattr(model, "phase_optimizers", ()):
+        variables += phase_optimizer.variables
+    return variables
 
 
 def save_checkpoint(
@@ -217,7 +236,10 @@ def save_checkpoint(
     }
     # model.variables, unlike model.weights, includes the states of its seed generators.
     arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.variables)}
-    arrays |= {f"optimizer_{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
+    arrays |= {
+        f"optimizer_{i}": np.asarray(v)
+        for i, v in enumerate(_optimizer_variables(model, optimizer))
+    }
     arrays["noise"] = np.asarray(noise.state)
     arrays["state"] = np.array(json.dumps(state))
     path = folder / CHECKPOINT_FILE
@@ -255,7 +277,7 @@ def load_checkpoint(
         )
     for i, variable in enumerate(model.variables):
         variable.assign(arrays[f"model_{i}"])
-    for i, variable in enumerate(optimizer.variables):
+    for i, variable in enumerate(_optimizer_variables(model, optimizer)):
         variable.assign(arrays[f"optimizer_{i}"])
     noise.state.assign(arrays["noise"])
     history = History(
@@ -312,12 +334,12 @@ def _eval_step(model: keras.Model) -> Callable[[tf.Tensor], dict[str, tf.Tensor]
     return step
 
 
-def _describe_divergence(step_losses: np.ndarray, epoch: int) -> str:
+def _describe_divergence(name: str, step_losses: np.ndarray, epoch: int) -> str:
     bad = np.flatnonzero(~np.isfinite(step_losses))
     step = int(bad[0]) + 1
     value = step_losses[bad[0]]
     return (
-        f"Training diverged: the loss became {value} at step {step} of epoch {epoch}. "
+        f"Training diverged: {name} became {value} at step {step} of epoch {epoch}. "
         "Likely causes: a learning rate too high for this model, inputs outside the "
         "range the loss expects, or a numerically unstable loss (compute cross-entropy "
         "from logits, and log-variances rather than variances)."
@@ -418,8 +440,9 @@ def train(
         # with weights equal to the batch sizes.
         names = list(step_means[0])
         values = {name: np.array([float(m[name]) for m in step_means]) for name in names}
-        if not np.all(np.isfinite(values["loss"])):
-            raise TrainingDivergedError(_describe_divergence(values["loss"], epoch))
+        for name in names:
+            if not np.all(np.isfinite(values[name])):
+                raise TrainingDivergedError(_describe_divergence(name, values[name], epoch))
         sizes = np.full(num_steps, batch_size, dtype=np.float64)
         sizes[-1] = num_examples - batch_size * (num_steps - 1)
         logs = {name: float(np.dot(values[name], sizes) / num_examples) for name in names}

@@ -41,6 +41,8 @@ class Autoencoder(DenseEncoderDecoder):
         reconstruction: The training loss, ``"bernoulli"`` (sigmoid cross-entropy from
             the logits) or ``"squared_error"`` (on ``sigmoid(logits)``), each summed
             over pixels.
+        dropout: Fraction of hidden units dropped during training (the dropout
+            autoencoder of chapter 3); 0, the default, adds no dropout layers.
         **kwargs: Passed to ``keras.Model`` (e.g. ``name``).
 
     Example:
@@ -58,6 +60,7 @@ class Autoencoder(DenseEncoderDecoder):
         image_shape: Sequence[int] = (28, 28),
         activation: str = "relu",
         reconstruction: str = "bernoulli",
+        dropout: float = 0.0,
         **kwargs: Any,
     ) -> None:
         if reconstruction not in RECONSTRUCTIONS:
@@ -71,10 +74,15 @@ class Autoencoder(DenseEncoderDecoder):
             image_shape,
             activation,
             code_outputs=latent_dim,
+            dropout=dropout,
             **kwargs,
         )
         self.reconstruction = reconstruction
+        self._create_state()
         self.build()
+
+    def _create_state(self) -> None:
+        """Creates a subclass's extra layers and generators (before the model is built)."""
 
     def encode(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Maps images ``(batch, *image_shape)`` to codes ``(batch, latent_dim)``."""
@@ -105,12 +113,14 @@ class Autoencoder(DenseEncoderDecoder):
             ``{"loss": ..., "reconstruction_loss": ...}``, each of shape ``(batch,)``;
             :func:`vaebook.train.train` minimises the batch mean of ``"loss"``.
         """
-        logits = self(x, training=training)  # (batch, *image_shape)
-        if self.reconstruction == "bernoulli":
-            reconstruction_loss = bernoulli_reconstruction_loss(x, logits)
-        else:
-            reconstruction_loss = squared_error(x, tf.sigmoid(logits))
+        reconstruction_loss = self.reconstruction_loss(x, self(x, training=training))
         return {"loss": reconstruction_loss, "reconstruction_loss": reconstruction_loss}
+
+    def reconstruction_loss(self, x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        """The chosen reconstruction loss of targets ``x`` given logits, shape ``(batch,)``."""
+        if self.reconstruction == "bernoulli":
+            return bernoulli_reconstruction_loss(x, logits)
+        return squared_error(x, tf.sigmoid(logits))
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, for saving and cloning."""

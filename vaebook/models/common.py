@@ -10,7 +10,9 @@ import tensorflow as tf
 
 __all__ = [
     "DenseEncoderDecoder",
+    "check_fraction",
     "check_model_input",
+    "check_non_negative",
     "check_positive_int",
     "check_units",
     "dense_stack",
@@ -22,6 +24,31 @@ def check_positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive integer; got {value!r}.")
     return value
+
+
+def check_fraction(value: object, name: str, upper_inclusive: bool = True) -> float:
+    """Returns ``value`` as a float, or raises a clear error if it is not in ``[0, 1]``.
+
+    With ``upper_inclusive=False`` the allowed range is ``[0, 1)``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}.")
+    if not 0 <= value <= 1 or (not upper_inclusive and value == 1):
+        interval = "[0, 1]" if upper_inclusive else "[0, 1)"
+        raise ValueError(f"{name} must lie in {interval}; got {value!r}.")
+    return float(value)
+
+
+def check_non_negative(value: object, name: str) -> float:
+    """Returns ``value`` as a float, or raises a clear error if it is negative or not finite."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}.")
+    return float(value)
 
 
 def check_units(units: Sequence[int], name: str) -> tuple[int, ...]:
@@ -39,12 +66,15 @@ def dense_stack(
     output_units: int | None = None,
     flatten: bool = False,
     output_shape: Sequence[int] | None = None,
+    dropout: float = 0.0,
 ) -> keras.Sequential:
     """Builds ``[Flatten] -> Dense(units[0]) -> ... -> [Dense(output_units)] -> [Reshape]``.
 
     Hidden layers use ``activation``; the optional output layer is linear, so it can
-    produce a code, a mean, a log-variance or logits. The stack is built for inputs of
-    shape ``(batch, *input_shape)``, so its weights exist as soon as it is created.
+    produce a code, a mean, a log-variance or logits. With ``dropout > 0`` every hidden
+    layer is followed by a ``Dropout`` layer (active only when ``training=True``). The
+    stack is built for inputs of shape ``(batch, *input_shape)``, so its weights exist as
+    soon as it is created.
 
     Args:
         input_shape: Shape of one input example, e.g. ``(28, 28)`` or ``(20,)``.
@@ -54,6 +84,7 @@ def dense_stack(
         output_units: Width of a final linear layer, or ``None`` for none.
         flatten: Whether to flatten the input first (images to vectors).
         output_shape: If given, reshape the output to ``(batch, *output_shape)``.
+        dropout: Fraction of each hidden layer's units dropped during training.
 
     Returns:
         A built ``keras.Sequential``.
@@ -63,6 +94,8 @@ def dense_stack(
         layers.append(keras.layers.Flatten(name="flatten"))
     for index, width in enumerate(units):
         layers.append(keras.layers.Dense(width, activation=activation, name=f"dense_{index}"))
+        if dropout > 0:
+            layers.append(keras.layers.Dropout(dropout, name=f"dropout_{index}"))
     if output_units is not None:
         layers.append(keras.layers.Dense(output_units, name="output"))
     if output_shape is not None:
@@ -123,6 +156,8 @@ class DenseEncoderDecoder(keras.Model):
         activation: Activation of the hidden layers.
         code_outputs: Width of the encoder's output layer (``latent_dim`` for an
             autoencoder, ``2 * latent_dim`` for a VAE's mean and log-variance).
+        dropout: Fraction of hidden units dropped during training, in ``[0, 1)``
+            (chapter 3's dropout autoencoder); 0 adds no dropout layers.
         **kwargs: Passed to ``keras.Model``.
     """
 
@@ -134,9 +169,11 @@ class DenseEncoderDecoder(keras.Model):
         image_shape: Sequence[int],
         activation: str,
         code_outputs: int,
+        dropout: float = 0.0,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
+        self.dropout = check_fraction(dropout, "dropout", upper_inclusive=False)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.encoder_units = check_units(encoder_units, "encoder_units")
         self.decoder_units = (
@@ -154,6 +191,7 @@ class DenseEncoderDecoder(keras.Model):
             "encoder",
             output_units=code_outputs,
             flatten=True,
+            dropout=self.dropout,
         )
         self.decoder = dense_stack(
             (self.latent_dim,),
@@ -162,6 +200,7 @@ class DenseEncoderDecoder(keras.Model):
             "decoder",
             output_units=self.num_pixels,
             output_shape=self.image_shape,
+            dropout=self.dropout,
         )
 
     def build(self, input_shape: Sequence[int | None] | None = None) -> None:
@@ -177,5 +216,6 @@ class DenseEncoderDecoder(keras.Model):
             decoder_units=list(self.decoder_units),
             image_shape=list(self.image_shape),
             activation=self.activation,
+            dropout=self.dropout,
         )
         return config

@@ -50,6 +50,7 @@ class VAE(DenseEncoderDecoder):
             (the common mistake of averaging the reconstruction term over pixels,
             which weakens it 784-fold against the KL term; kept to show its effect).
         seed: Seed of the sampling noise.
+        dropout: Fraction of hidden units dropped during training; 0 adds none.
         **kwargs: Passed to ``keras.Model``.
 
     Example:
@@ -71,6 +72,7 @@ class VAE(DenseEncoderDecoder):
         beta: float = 1.0,
         pixel_reduction: str = "sum",
         seed: int | None = None,
+        dropout: float = 0.0,
         **kwargs: Any,
     ) -> None:
         if likelihood not in LIKELIHOODS:
@@ -91,6 +93,7 @@ class VAE(DenseEncoderDecoder):
             image_shape,
             activation,
             code_outputs=2 * check_positive_int(latent_dim, "latent_dim"),
+            dropout=dropout,
             **kwargs,
         )
         self.likelihood = likelihood

@@ -1,0 +1,73 @@
+"""Helpers shared by the benchmark scripts: the machine's description and saved results.
+
+Every long benchmark writes one JSON file to ``benchmarks/results/`` holding its figures
+together with the command that produced them, the hardware, the time taken and the date;
+the book's Results page renders its tables from those files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import tensorflow as tf
+
+RESULTS = Path(__file__).resolve().parent / "results"
+#: Trained weights are written here; they are large, so git ignores this folder.
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+
+
+def hardware() -> str:
+    """One line describing the CPU cores, the GPU (if any) and the TensorFlow version."""
+    gpus = tf.config.list_physical_devices("GPU")
+    names = []
+    for gpu in gpus:
+        details = tf.config.experimental.get_device_details(gpu)
+        names.append(details.get("device_name", gpu.name))
+    accelerator = ", ".join(names) if names else "no GPU"
+    return (
+        f"{platform.machine()} CPU, {os.cpu_count()} cores, {accelerator}; "
+        f"TensorFlow {tf.__version__}, Python {platform.python_version()}"
+    )
+
+
+def command() -> str:
+    """The command line that ran this script, relative to the repository root."""
+    script = Path(sys.argv[0]).resolve()
+    try:
+        shown = str(script.relative_to(RESULTS.parent.parent))
+    except ValueError:
+        shown = str(script)
+    return " ".join(["python", shown, *map(shlex.quote, sys.argv[1:])])
+
+
+def save_results(name: str, results: dict, seconds: float) -> Path:
+    """Writes ``results`` with the command, hardware, run time and date to ``results/``.
+
+    Args:
+        name: File name without extension, e.g. ``"hinton2006"``.
+        results: The benchmark's figures (JSON-serialisable).
+        seconds: Wall-clock time of the whole run.
+
+    Returns:
+        The path written.
+    """
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    record = {
+        "command": command(),
+        "hardware": hardware(),
+        "seconds": round(seconds, 1),
+        "date": time.strftime("%Y-%m-%d"),
+        **results,
+    }
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    print(f"wrote {path.relative_to(RESULTS.parent.parent)}")
+    return path

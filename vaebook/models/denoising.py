@@ -1,0 +1,129 @@
+r"""The denoising autoencoder of chapter 3.
+
+A denoising autoencoder sees a corrupted image :math:`\tilde x \sim C(\tilde x \mid x)`
+and is trained to reconstruct the *clean* image :math:`x` (Vincent et al., 2008). The
+identity map no longer minimises the loss, so the code has to capture what images of
+the dataset have in common. Two corruptions are provided: additive Gaussian noise
+(clipped back to :math:`[0, 1]`) and masking noise (each pixel set to 0 with
+probability ``level``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from vaebook import rng
+from vaebook.models.autoencoder import Autoencoder
+from vaebook.models.common import check_fraction, check_non_negative
+
+__all__ = ["NOISES", "DenoisingAutoencoder", "check_noise", "corrupt"]
+
+NOISES = ("gaussian", "masking")
+
+
+def check_noise(noise: str, level: float) -> float:
+    """Checks a corruption's kind and level and returns the level as a float.
+
+    Raises:
+        ValueError: For an unknown kind, a Gaussian standard deviation that is negative
+            or not finite, or a masking rate outside ``[0, 1]``.
+    """
+    if noise not in NOISES:
+        raise ValueError(f"noise must be one of {NOISES}; got {noise!r}.")
+    if noise == "masking":
+        return check_fraction(level, "the masking noise rate (noise_level)")
+    return check_non_negative(level, "the Gaussian noise standard deviation (noise_level)")
+
+
+def corrupt(
+    x: tf.Tensor, noise: str, level: float, seed: int | keras.random.SeedGenerator = 0
+) -> tf.Tensor:
+    """Corrupts images with Gaussian or masking noise.
+
+    Args:
+        x: Images in ``[0, 1]``, shape ``(batch, ...)``.
+        noise: ``"gaussian"`` adds ``level * N(0, 1)`` to every pixel and clips the
+            result to ``[0, 1]``; ``"masking"`` sets each pixel to 0 with probability
+            ``level``.
+        level: The noise's standard deviation (Gaussian) or rate (masking).
+        seed: An integer (the same corruption every call) or a
+            ``keras.random.SeedGenerator`` (fresh noise every call).
+
+    Returns:
+        Corrupted images, same shape and dtype as ``x``, still in ``[0, 1]``.
+
+    Example:
+        >>> x = tf.ones((100, 28, 28))
+        >>> masked = corrupt(x, "masking", 0.25, seed=1)  # (100, 28, 28)
+        >>> round(float(tf.reduce_mean(masked)), 2)  # about 75% of pixels kept
+        0.75
+    """
+    level = check_noise(noise, level)
+    x = tf.convert_to_tensor(x)
+    if noise == "gaussian":
+        noisy = x + level * rng.normal(tf.shape(x), seed, dtype=x.dtype)
+        return tf.clip_by_value(noisy, 0.0, 1.0)
+    keep = rng.uniform(tf.shape(x), seed, dtype=x.dtype) >= level
+    return x * tf.cast(keep, x.dtype)
+
+
+@keras.saving.register_keras_serializable(package="vaebook")
+class DenoisingAutoencoder(Autoencoder):
+    """An autoencoder trained to reconstruct clean images from corrupted ones.
+
+    Same network as :class:`~vaebook.models.Autoencoder`; only the loss differs: the
+    input is corrupted with fresh noise each time (from a seeded generator) and the
+    target is the clean image. ``call`` and ``reconstruct`` do not corrupt: to denoise,
+    pass them corrupted images (:func:`corrupt` with a fixed seed).
+
+    Args:
+        noise: ``"gaussian"`` or ``"masking"`` (see :func:`corrupt`).
+        noise_level: Standard deviation (Gaussian, >= 0) or rate (masking, in [0, 1]).
+        seed: Seed of the corruption noise.
+        **kwargs: The :class:`~vaebook.models.Autoencoder` arguments (``latent_dim``,
+            ``encoder_units``, ...).
+
+    Example:
+        >>> model = DenoisingAutoencoder(noise="masking", noise_level=0.5, seed=0)
+        >>> losses = model.per_example_losses(tf.zeros((4, 28, 28)))
+        >>> losses["loss"].shape  # (batch,)
+        TensorShape([4])
+    """
+
+    def __init__(
+        self,
+        noise: str = "gaussian",
+        noise_level: float = 0.3,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.noise_level = check_noise(noise, noise_level)
+        self.noise = noise
+        self.seed = seed
+        super().__init__(**kwargs)
+
+    def _create_state(self) -> None:
+        self.noise_generator = keras.random.SeedGenerator(self.seed)
+
+    def per_example_losses(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+        """Loss of reconstructing each clean image from a freshly corrupted copy.
+
+        Returns:
+            ``{"loss": ..., "reconstruction_loss": ...}``, each of shape ``(batch,)``.
+        """
+        x = tf.convert_to_tensor(x)
+        noisy = corrupt(x, self.noise, self.noise_level, seed=self.noise_generator)
+        logits = self(noisy, training=training)  # (batch, *image_shape)
+        reconstruction_loss = self.reconstruction_loss(x, logits)
+        return {"loss": reconstruction_loss, "reconstruction_loss": reconstruction_loss}
+
+    def get_config(self) -> dict[str, Any]:
+        """Returns the constructor arguments, for saving and cloning."""
+        return super().get_config() | {
+            "noise": self.noise,
+            "noise_level": self.noise_level,
+            "seed": self.seed,
+        }
