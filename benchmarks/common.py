@@ -46,6 +46,14 @@ def command() -> str:
     return " ".join(["python", shown, *map(shlex.quote, sys.argv[1:])])
 
 
+def save_weights(model: object, name: str) -> Path:
+    """Saves a trained Keras model as ``benchmarks/weights/<name>.keras``."""
+    WEIGHTS.mkdir(exist_ok=True)
+    path = WEIGHTS / f"{name}.keras"
+    model.save(path)
+    return path
+
+
 def save_results(name: str, results: dict, seconds: float) -> Path:
     """Writes ``results`` with the command, hardware, run time and date to ``results/``.
 

@@ -9,14 +9,13 @@ time and memory do not depend on the weights.
 
 Usage::
 
-    python benchmarks/eval_memory.py                       # full size
+    python benchmarks/eval_memory.py --save                # full size, saved to results/
     python benchmarks/eval_memory.py --images 1000 --samples 500   # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import threading
 import time
@@ -26,6 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import vaebook  # noqa: E402,F401  (imports TensorFlow quietly)
 
 # isort: split
+from common import save_results  # noqa: E402
+
 from vaebook import data, evaluate, train  # noqa: E402
 from vaebook.models import VAE  # noqa: E402
 
@@ -69,8 +70,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=5_000)
     parser.add_argument("--max-decodes", type=int, default=50_000)
-    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument(
+        "--save", action="store_true", help="write benchmarks/results/eval_memory.json"
+    )
     args = parser.parse_args()
+    began = time.perf_counter()
 
     x_test = data.load_fashion_mnist().x_test[: args.images]
     train.set_seed(0)
@@ -92,22 +96,20 @@ def main() -> None:
     print(f"resident memory before: {before:.0f} MiB; peak growth during it: {growth:.0f} MiB")
     print(f"budget: {BUDGET_MIB} MiB -> {'within' if growth <= BUDGET_MIB else 'OVER'}")
     print(f"negative ELBO {bounds['negative_elbo']:.2f}, NLL {bounds['nll']:.2f} (untrained)")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(
-                {
-                    "images": args.images,
-                    "samples": args.samples,
-                    "max_decodes": args.max_decodes,
-                    "seconds": seconds,
-                    "rss_before_mib": before,
-                    "peak_rss_growth_mib": growth,
-                    "budget_mib": BUDGET_MIB,
-                    "date": time.strftime("%Y-%m-%d"),
-                },
-                handle,
-                indent=2,
-            )
+    if args.save:
+        save_results(
+            "eval_memory",
+            {
+                "images": args.images,
+                "samples": args.samples,
+                "max_decodes": args.max_decodes,
+                "evaluation_seconds": round(seconds, 1),
+                "rss_before_mib": round(before, 1),
+                "peak_rss_growth_mib": round(growth, 1),
+                "budget_mib": BUDGET_MIB,
+            },
+            time.perf_counter() - began,
+        )
 
 
 if __name__ == "__main__":

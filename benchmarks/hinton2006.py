@@ -40,7 +40,7 @@ import vaebook  # noqa: E402,F401  (imports TensorFlow quietly)
 
 # isort: split
 import keras  # noqa: E402
-from common import WEIGHTS, save_results  # noqa: E402
+from common import save_results, save_weights  # noqa: E402
 
 from vaebook import data, evaluate, train  # noqa: E402
 from vaebook.models import Autoencoder  # noqa: E402
@@ -102,8 +102,7 @@ def main() -> None:
     if args.epochs != FULL_EPOCHS:
         print(f"(not saved: the saved results are from the {FULL_EPOCHS}-epoch run)")
         return
-    WEIGHTS.mkdir(exist_ok=True)
-    model.save(WEIGHTS / "hinton2006_autoencoder.keras")
+    save_weights(model, "hinton2006_autoencoder")
     save_results(
         "hinton2006",
         {

@@ -3,7 +3,9 @@
 (a) the source notebook's loop: eager ``tf.GradientTape`` steps over a ``tf.data``
     pipeline (shuffle, batch, reshape), no ``tf.function``;
 (b) ``vaebook.train.train``: an XLA-compiled step gathering batches on the device;
-(c) Keras ``Model.fit`` with the same loss (``jit_compile="auto"``).
+(c) Keras ``Model.fit`` with the same loss (``jit_compile="auto"``);
+(d) where PyTorch is installed (it is not a dependency), the same model and loop in
+    PyTorch, on the GPU if there is one.
 
 Each runs the same model (784-256-128-64-20 and back, 487,588 parameters) on the full
 Fashion-MNIST training set with batches of 512 and Adam(1e-3). The first epoch of each
@@ -15,13 +17,12 @@ step (2 forward, 4 backward).
 Usage::
 
     python benchmarks/train_speed.py              # 1 warm-up + 3 timed epochs each
-    python benchmarks/train_speed.py --epochs 5 --json results.json
+    python benchmarks/train_speed.py --save       # also write results/train_speed.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -34,6 +35,7 @@ import vaebook  # noqa: E402,F401  (imports TensorFlow quietly)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from common import save_results  # noqa: E402
 
 from vaebook import data, losses, train  # noqa: E402
 from vaebook.models import Autoencoder  # noqa: E402
@@ -119,12 +121,61 @@ def keras_fit(x_train: np.ndarray, epochs: int) -> float:
     return len(x_train) * epochs / sum(timer.seconds[1:])
 
 
+def pytorch_loop(x_train: np.ndarray, epochs: int) -> float | None:
+    """(d) The same model and loop in PyTorch, if it is installed; images per second.
+
+    PyTorch is not a dependency of the course: without it this returns ``None``. The
+    loop mirrors (b): data on the device once, batches gathered by index, Adam(1e-3),
+    sigmoid cross-entropy summed over pixels and averaged over the batch, on the GPU
+    when there is one.
+    """
+    try:
+        import torch  # noqa: PLC0415  (optional)
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    widths = [784, 256, 128, 64, 20, 64, 128, 256, 784]
+    layers: list = []
+    for index, (width_in, width_out) in enumerate(zip(widths, widths[1:])):
+        layers.append(torch.nn.Linear(width_in, width_out))
+        if index not in (3, len(widths) - 2):  # linear code and linear logits
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x_all = torch.as_tensor(x_train.reshape(len(x_train), -1), device=device)
+    generator = torch.Generator().manual_seed(0)
+    timed_images, timed_seconds = 0, 0.0
+    for epoch in range(epochs + 1):
+        start = time.perf_counter()
+        order = torch.randperm(len(x_train), generator=generator).to(device)
+        for begin in range(0, len(x_train), BATCH_SIZE):
+            x = x_all[order[begin : begin + BATCH_SIZE]]
+            logits = model(x)
+            loss = (
+                torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
+                .sum(dim=1)
+                .mean()
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        float(loss)
+        if epoch > 0:
+            timed_seconds += time.perf_counter() - start
+            timed_images += len(x_train)
+    return timed_images / timed_seconds
+
+
 def main() -> None:
     """Runs the three loops and prints images per second and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per loop")
-    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument(
+        "--save", action="store_true", help="write benchmarks/results/train_speed.json"
+    )
     args = parser.parse_args()
+    began = time.perf_counter()
 
     x_train = data.load_fashion_mnist().x_train
     rate = matmul_rate()
@@ -135,6 +186,11 @@ def main() -> None:
         "keras Model.fit": keras_fit(x_train, args.epochs),
     }
     names = list(results)
+    torch_rate = pytorch_loop(x_train, args.epochs)
+    if torch_rate is None:
+        print("PyTorch is not installed: its loop is skipped (it is not a dependency).")
+    else:
+        results["PyTorch (same model and loop)"] = torch_rate
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"TensorFlow {tf.__version__}, GPU: {bool(tf.config.list_physical_devices('GPU'))}"
@@ -154,21 +210,24 @@ def main() -> None:
         f"vaebook / keras fit:  {vs_fit:.2f}x (target >= {TARGET_VS_FIT:.0f}x: "
         f"{'met' if vs_fit >= TARGET_VS_FIT else 'NOT met'})"
     )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(
-                {
-                    "images_per_second": results,
-                    "matmul_flops": rate,
-                    "flops_per_image": flops_per_image,
-                    "vaebook_over_eager": vs_eager,
-                    "vaebook_over_fit": vs_fit,
-                    "timed_epochs": args.epochs,
-                    "date": time.strftime("%Y-%m-%d"),
-                },
-                handle,
-                indent=2,
-            )
+    vs_torch = None
+    if torch_rate is not None:
+        vs_torch = results[names[1]] / torch_rate
+        print(f"vaebook / PyTorch:    {vs_torch:.2f}x")
+    if args.save:
+        save_results(
+            "train_speed",
+            {
+                "images_per_second": results,
+                "matmul_flops": rate,
+                "flops_per_image": flops_per_image,
+                "vaebook_over_eager": vs_eager,
+                "vaebook_over_fit": vs_fit,
+                "vaebook_over_pytorch": vs_torch,
+                "timed_epochs": args.epochs,
+            },
+            time.perf_counter() - began,
+        )
 
 
 if __name__ == "__main__":

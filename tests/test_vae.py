@@ -75,6 +75,8 @@ def test_save_load_round_trip(tmp_path):
         ({"likelihood": "poisson"}, "likelihood must be one of"),
         ({"pixel_reduction": "max"}, "pixel_reduction must be one of"),
         ({"latent_dim": 0}, "latent_dim must be a positive integer"),
+        ({"objective": "wake-sleep"}, "objective must be one of"),
+        ({"num_samples": 0}, "num_samples must be a positive integer"),
     ],
 )
 def test_bad_hyperparameters_are_rejected(kwargs, message):
@@ -123,3 +125,58 @@ def test_active_units_counts_informative_dimensions():
             return z_mean, tf.zeros_like(z_mean)
 
     assert evaluate.active_units(Fixed(), images(50)) == 1
+
+
+def test_log_weights_match_a_per_sample_computation():
+    from vaebook.losses import gaussian_log_density
+
+    vae = VAE(latent_dim=3, encoder_units=(16,), seed=0)
+    x = images(4)
+    epsilon = np.random.default_rng(1).standard_normal((5, 4, 3)).astype(np.float32)
+    log_w = vae.log_weights(x, epsilon).numpy()  # (5, 4)
+    z_mean, z_log_var = vae.encode(x)
+    for s in range(5):
+        z = z_mean + tf.exp(0.5 * z_log_var) * epsilon[s]
+        expected = (
+            vae.log_likelihood(x, vae.decode(z))
+            + gaussian_log_density(z, 0.0, 0.0)
+            - gaussian_log_density(z, z_mean, z_log_var)
+        )
+        np.testing.assert_allclose(log_w[s], expected, rtol=1e-5)
+
+
+def test_mean_log_weight_is_the_elbo_with_the_closed_form_kl():
+    # E[log p(z) - log q(z|x)] = -KL: the Monte Carlo mean over many codes must match.
+    from vaebook.losses import gaussian_kl
+
+    vae = VAE(latent_dim=2, encoder_units=(16,), seed=0)
+    x = images(3)
+    epsilon = np.random.default_rng(2).standard_normal((20000, 3, 2)).astype(np.float32)
+    z_mean, z_log_var = vae.encode(x)
+    z = z_mean[None] + tf.exp(0.5 * z_log_var)[None] * epsilon
+    flat = tf.reshape(z, (-1, 2))
+    repeated = np.broadcast_to(x[None], (20000, *x.shape)).reshape((-1, 28, 28))
+    log_px_z = tf.reshape(vae.log_likelihood(repeated, vae.decode(flat)), (20000, 3))
+    prior_minus_posterior = vae.log_weights(x, epsilon).numpy() - log_px_z.numpy()
+    np.testing.assert_allclose(
+        prior_minus_posterior.mean(axis=0), -gaussian_kl(z_mean, z_log_var), atol=0.03
+    )
+
+
+def test_iwae_objective_is_tighter_than_the_elbo_and_trains(mnist):
+    def model(objective):
+        keras.utils.set_random_seed(0)
+        return VAE(latent_dim=4, encoder_units=(32,), num_samples=8, objective=objective, seed=3)
+
+    x = (images(16) > 0.5).astype(np.float32)
+    elbo = model("elbo").per_example_losses(x)["loss"].numpy()
+    iwae = model("iwae").per_example_losses(x)["loss"].numpy()  # same weights, same noise
+    assert np.all(iwae <= elbo + 1e-4)
+    assert np.mean(elbo - iwae) > 0.01
+
+    vae = model("iwae")
+    history = train.train(
+        vae, mnist.x_train[:2048], epochs=4, batch_size=128, binarize=True, verbose=0
+    )
+    assert history.last("loss") < 0.8 * history.history["loss"][0]
+    assert vae.get_config()["objective"] == "iwae" and vae.get_config()["num_samples"] == 8

@@ -16,7 +16,6 @@ from vaebook.data import check_images
 from vaebook.losses import (
     bernoulli_entropy,
     bernoulli_reconstruction_loss,
-    gaussian_log_density,
     squared_error,
 )
 
@@ -168,22 +167,8 @@ def vae_bounds(
     generator = tf.random.Generator.from_seed(seed)
     latent_dim = model.latent_dim
 
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def log_weights(images: tf.Tensor, epsilon: tf.Tensor) -> tf.Tensor:
-        z_mean, z_log_var = model.encode(images)  # (b, latent_dim) each
-        samples, count = tf.shape(epsilon)[0], tf.shape(epsilon)[1]
-        z = z_mean[None] + tf.exp(0.5 * z_log_var)[None] * epsilon  # (s, b, latent_dim)
-        flat_z = tf.reshape(z, (-1, latent_dim))  # (s * b, latent_dim)
-        repeated = tf.reshape(
-            tf.broadcast_to(images[None], tf.concat([[samples], tf.shape(images)], 0)),
-            tf.concat([[-1], tf.shape(images)[1:]], 0),
-        )  # (s * b, *image_shape)
-        log_px_z = model.log_likelihood(repeated, model.decode(flat_z))
-        log_pz = gaussian_log_density(flat_z, 0.0, 0.0)
-        flat_mean = tf.reshape(tf.broadcast_to(z_mean[None], tf.shape(z)), (-1, latent_dim))
-        flat_log_var = tf.reshape(tf.broadcast_to(z_log_var[None], tf.shape(z)), (-1, latent_dim))
-        log_qz_x = gaussian_log_density(flat_z, flat_mean, flat_log_var)
-        return tf.reshape(log_px_z + log_pz - log_qz_x, (samples, count))  # (s, b)
+    # One compiled function: (images (b, ...), noise (s, b, latent_dim)) -> (s, b).
+    log_weights = tf.function(model.log_weights, jit_compile=True, reduce_retracing=True)
 
     elbo_sum, log_likelihood_sum = 0.0, 0.0
     for start in range(0, len(x), batch_size):

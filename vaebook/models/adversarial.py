@@ -24,6 +24,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from vaebook import rng
 from vaebook.models.autoencoder import Autoencoder
 from vaebook.models.common import check_units, dense_stack
 
@@ -96,7 +97,7 @@ class AdversarialAutoencoder(Autoencoder):
 
     def sample_prior(self, num: tf.Tensor | int) -> tf.Tensor:
         """Draws ``num`` codes from ``N(0, I)``, shape ``(num, latent_dim)``."""
-        return keras.random.normal((num, self.latent_dim), seed=self.prior_generator)
+        return rng.normal((num, self.latent_dim), self.prior_generator)
 
     def discriminator_loss(self, z_code: tf.Tensor, z_prior: tf.Tensor) -> tf.Tensor:
         """``-log D(z_prior) - log(1 - D(z_code))`` per example, shape ``(batch,)``."""
@@ -170,7 +171,7 @@ class AdversarialAutoencoder(Autoencoder):
 
     def generate(self, num_images: int, seed: int = 0) -> tf.Tensor:
         """Decodes ``num_images`` codes drawn from the prior, pixels in ``[0, 1]``."""
-        z = keras.random.normal((num_images, self.latent_dim), seed=seed)
+        z = rng.normal((num_images, self.latent_dim), seed)
         return tf.sigmoid(self.decode(z))
 
     def get_config(self) -> dict[str, Any]:

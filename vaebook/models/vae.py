@@ -21,13 +21,21 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from vaebook.losses import bernoulli_reconstruction_loss, gaussian_kl, gaussian_reconstruction_loss
+from vaebook import rng
+from vaebook.losses import (
+    bernoulli_reconstruction_loss,
+    gaussian_kl,
+    gaussian_log_density,
+    gaussian_reconstruction_loss,
+    importance_weighted_bound,
+)
 from vaebook.models.common import DenseEncoderDecoder, check_model_input, check_positive_int
 
 __all__ = ["VAE"]
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 PIXEL_REDUCTIONS = ("sum", "mean")
+OBJECTIVES = ("elbo", "iwae")
 
 
 @keras.saving.register_keras_serializable(package="vaebook")
@@ -51,6 +59,12 @@ class VAE(DenseEncoderDecoder):
             which weakens it 784-fold against the KL term; kept to show its effect).
         seed: Seed of the sampling noise.
         dropout: Fraction of hidden units dropped during training; 0 adds none.
+        num_samples: Codes ``k`` drawn per image in training.
+        objective: ``"elbo"``: minimise the negative ELBO (with ``k = 1``, the
+            reconstruction term from one code plus the KL in closed form; with ``k > 1``,
+            the mean of the ``k`` log-weights). ``"iwae"``: minimise the negative
+            importance-weighted bound of Burda et al. (2015),
+            ``-log (1/k) sum_s w_s``, tighter than the ELBO for ``k > 1``.
         **kwargs: Passed to ``keras.Model``.
 
     Example:
@@ -73,8 +87,13 @@ class VAE(DenseEncoderDecoder):
         pixel_reduction: str = "sum",
         seed: int | None = None,
         dropout: float = 0.0,
+        num_samples: int = 1,
+        objective: str = "elbo",
         **kwargs: Any,
     ) -> None:
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}; got {objective!r}.")
+        check_positive_int(num_samples, "num_samples")
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}; got {likelihood!r}.")
         if pixel_reduction not in PIXEL_REDUCTIONS:
@@ -100,6 +119,8 @@ class VAE(DenseEncoderDecoder):
         self.beta = float(beta)
         self.pixel_reduction = pixel_reduction
         self.seed = seed
+        self.num_samples = num_samples
+        self.objective = objective
         if likelihood == "gaussian":
             # One learned log-variance for all pixels, started at log(0.1) ~ -2.3.
             self.decoder_log_var = self.add_weight(
@@ -122,7 +143,7 @@ class VAE(DenseEncoderDecoder):
         The noise ``epsilon ~ N(0, I)`` comes from the model's seeded generator, so the
         draws are repeatable, and gradients flow to ``z_mean`` and ``z_log_var``.
         """
-        epsilon = keras.random.normal(tf.shape(z_mean), seed=self.seed_generator)
+        epsilon = rng.normal(tf.shape(z_mean), self.seed_generator, dtype=z_mean.dtype)
         return z_mean + tf.exp(0.5 * z_log_var) * epsilon  # (batch, latent_dim)
 
     def decode(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
@@ -159,22 +180,66 @@ class VAE(DenseEncoderDecoder):
             Expected pixel values, shape ``(num_images, *image_shape)``.
         """
         check_positive_int(num_images, "num_images")
-        z = keras.random.normal((num_images, self.latent_dim), seed=seed)
+        z = rng.normal((num_images, self.latent_dim), seed)
         return self.generate_from(z)
 
     def generate_from(self, z: tf.Tensor) -> tf.Tensor:
         """Decodes given codes ``(n, latent_dim)`` to expected pixels ``(n, *image_shape)``."""
         return self.pixel_means(self.decode(z))
 
-    def per_example_losses(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
-        """The negative ELBO and its two terms, per example, with one sampled code.
+    def log_weights(self, x: tf.Tensor, epsilon: tf.Tensor, training: bool = False) -> tf.Tensor:
+        r"""Importance log-weights of ``k`` codes per image.
+
+        For :math:`z_s = \mu(x) + \sigma(x) \odot \varepsilon_s`,
+        :math:`\log w_s = \log p(x \mid z_s) + \log p(z_s) - \log q(z_s \mid x)`. Their
+        mean estimates the ELBO and :func:`vaebook.losses.importance_weighted_bound` of
+        them the tighter bound :math:`\mathcal L_k` (chapter 5, and Burda et al., 2015).
+
+        Args:
+            x: Images, shape ``(batch, *image_shape)``.
+            epsilon: Standard normal noise, shape ``(k, batch, latent_dim)``.
+            training: Whether layers run in training mode.
 
         Returns:
-            ``"reconstruction_loss"`` (``-log p(x | z)`` in nats, summed over pixels),
-            ``"kl_loss"`` (nats) and ``"loss"``, the minimised objective: their sum with
-            the KL weighted by ``beta`` (and the reconstruction divided by the number of
-            pixels when ``pixel_reduction="mean"``). Each has shape ``(batch,)``.
+            ``log w``, shape ``(k, batch)``, in nats.
         """
+        z_mean, z_log_var = self.encode(x, training=training)  # (batch, latent_dim) each
+        samples, count = tf.shape(epsilon)[0], tf.shape(epsilon)[1]
+        z = z_mean[None] + tf.exp(0.5 * z_log_var)[None] * epsilon  # (k, batch, latent_dim)
+        flat_z = tf.reshape(z, (-1, self.latent_dim))  # (k * batch, latent_dim)
+        repeated = tf.reshape(
+            tf.broadcast_to(x[None], tf.concat([[samples], tf.shape(x)], 0)),
+            tf.concat([[-1], tf.shape(x)[1:]], 0),
+        )  # (k * batch, *image_shape)
+        log_px_z = self.log_likelihood(repeated, self.decode(flat_z, training=training))
+        log_pz = gaussian_log_density(flat_z, 0.0, 0.0)  # (k * batch,)
+        flat_mean = tf.reshape(tf.broadcast_to(z_mean[None], tf.shape(z)), (-1, self.latent_dim))
+        flat_log_var = tf.reshape(
+            tf.broadcast_to(z_log_var[None], tf.shape(z)), (-1, self.latent_dim)
+        )
+        log_qz_x = gaussian_log_density(flat_z, flat_mean, flat_log_var)  # (k * batch,)
+        return tf.reshape(log_px_z + log_pz - log_qz_x, (samples, count))  # (k, batch)
+
+    def per_example_losses(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+        """The training objective per example.
+
+        Returns:
+            With ``objective="elbo"`` and ``num_samples=1``: ``"reconstruction_loss"``
+            (``-log p(x | z)`` in nats, summed over pixels), ``"kl_loss"`` (nats) and
+            ``"loss"``, the minimised objective: their sum with the KL weighted by
+            ``beta`` (and the reconstruction divided by the number of pixels when
+            ``pixel_reduction="mean"``). Otherwise ``"loss"``, the negative ELBO
+            estimate or the negative importance-weighted bound from ``num_samples``
+            codes. Each has shape ``(batch,)``.
+        """
+        if self.objective == "iwae" or self.num_samples > 1:
+            x = tf.convert_to_tensor(x)
+            shape = (self.num_samples, tf.shape(x)[0], self.latent_dim)
+            epsilon = rng.normal(shape, self.seed_generator, dtype=x.dtype)
+            log_w = self.log_weights(x, epsilon, training=training)  # (k, batch)
+            if self.objective == "iwae":
+                return {"loss": -importance_weighted_bound(log_w)}
+            return {"loss": -tf.reduce_mean(log_w, axis=0)}
         z_mean, z_log_var = self.encode(x, training=training)
         z = self.sample(z_mean, z_log_var)  # (batch, latent_dim)
         reconstruction_loss = -self.log_likelihood(x, self.decode(z, training=training))
@@ -190,6 +255,8 @@ class VAE(DenseEncoderDecoder):
             "beta": self.beta,
             "pixel_reduction": self.pixel_reduction,
             "seed": self.seed,
+            "num_samples": self.num_samples,
+            "objective": self.objective,
         }
 
     @classmethod
