@@ -2,7 +2,8 @@ r"""Checks the built HTML book in a real headless browser (Chromium through Sele
 
 For every page in ``_toc.yml`` it checks that the page loads with its title, that the
 mathematics is typeset by MathJax (no raw ``$$``, ``\(`` or ``\[`` left in maths
-elements), that every image has loaded, and, for each chapter, that the Colab launch
+elements), that every image has loaded, that no Markdown table printed by a cell is
+left as plain text, and, for each chapter, that the Colab launch
 button opens that chapter's own ``.ipynb``. It saves screenshots of two pages.
 
 Usage (after ``jupyter-book build .``)::
@@ -85,6 +86,10 @@ const report = () => {
     maths: maths.length,
     typeset: document.querySelectorAll('mjx-container').length,
     raw: maths.filter(m => /\\$\\$|\\\\\\(|\\\\\\[/.test(m.textContent)).length,
+    // A Markdown table left as text ("| a | b | |---|---|", where the smart-quotes
+    // transform may have turned "---" into an em or en dash) was not rendered.
+    rawTables: Array.from(document.querySelectorAll('article p'))
+      .filter(p => /\\|\\s*(-{3,}|\\u2014|\\u2013)\\s*\\|/.test(p.textContent)).length,
     colab: Array.from(document.querySelectorAll('a[href*="colab.research.google.com"]'))
       .map(a => a.href),
   });
@@ -107,6 +112,8 @@ def check_page(driver: webdriver.Chrome, url: str, page: str) -> list[str]:
         problems.append(f"{page}: no title or not found ({found['title']!r})")
     if found["broken"]:
         problems.append(f"{page}: {len(found['broken'])} images did not load: {found['broken']}")
+    if found["rawTables"]:
+        problems.append(f"{page}: {found['rawTables']} Markdown tables shown as plain text")
     if found["raw"]:
         problems.append(f"{page}: {found['raw']} maths elements left untypeset")
     if found["maths"] and not found["typeset"]:

@@ -239,7 +239,7 @@ def mmd(x: np.ndarray, y: np.ndarray, block: int = 2000) -> float:
               - 2\,\mathbb E\,k(x, y)
 
     with the inverse multiquadratic kernel :math:`k(a, b) = C / (C + \|a - b\|^2)`
-    summed over :math:`C = 2d \cdot s` for the scales ``s`` in :data:`MMD_SCALES`
+    summed over :math:`C = 2d \cdot s` for the scales ``s`` in ``MMD_SCALES``
     (as in Tolstikhin et al.'s Wasserstein autoencoders, whose codes are compared with
     :math:`\mathcal N(0, I)` the same way). It is 0 in expectation when the two samples
     come from the same distribution, and larger the more they differ. Pairs are

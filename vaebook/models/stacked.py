@@ -9,7 +9,7 @@ stages (Hinton & Salakhutdinov, 2006; Bengio et al., 2007):
 2. **fine-tuning**: the stages are stacked into one deep network (encoder layers in
    order, decoder layers in reverse) and trained end to end.
 
-:func:`greedy_pretrain` runs stage 1 *inside* an existing
+:func:`~vaebook.models.greedy_pretrain` runs stage 1 *inside* an existing
 :class:`~vaebook.models.Autoencoder` with a mirrored decoder: stage ``k`` pairs encoder
 layer ``k`` with the decoder layer that undoes it and trains just those two. Stage 2 is
 ordinary :func:`vaebook.train.train` on the same model.
