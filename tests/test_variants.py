@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from vaebook import evaluate, train
 from vaebook.models import (
+    VAE,
     AdversarialAutoencoder,
     Autoencoder,
     DenoisingAutoencoder,
@@ -83,6 +84,11 @@ def test_bad_noise_is_rejected(kwargs, message):
         DenoisingAutoencoder(**kwargs)
     with pytest.raises(ValueError, match=message):
         corrupt(tf.zeros((1, 28, 28)), kwargs["noise"], kwargs.get("noise_level", 0.1))
+
+
+def test_corrupting_integer_images_names_the_problem():
+    with pytest.raises(ValueError, match="dtype uint8; expected float images"):
+        corrupt(np.zeros((2, 28, 28), np.uint8), "masking", 0.5)
 
 
 # --- Dropout ---------------------------------------------------------------------------
@@ -182,6 +188,8 @@ def test_layer_pairs_mirror_each_other():
     ]
     with pytest.raises(ValueError, match="mirrors the encoder"):
         layer_pairs(Autoencoder(encoder_units=(64,), decoder_units=(32,)))
+    with pytest.raises(TypeError, match="needs an Autoencoder; got VAE"):
+        layer_pairs(VAE(latent_dim=2, encoder_units=(8,)))
 
 
 def test_greedy_pretraining_trains_one_pair_per_stage_and_yields_a_working_autoencoder(

@@ -63,6 +63,11 @@ def corrupt(
     """
     level = check_noise(noise, level)
     x = tf.convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        raise ValueError(
+            f"x has dtype {x.dtype.name}; expected float images in [0, 1] "
+            "(divide uint8 pixels by 255)."
+        )
     if noise == "gaussian":
         noisy = x + level * rng.normal(tf.shape(x), seed, dtype=x.dtype)
         return tf.clip_by_value(noisy, 0.0, 1.0)

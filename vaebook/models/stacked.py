@@ -46,8 +46,13 @@ def layer_pairs(model: Autoencoder) -> list[tuple[keras.layers.Dense, keras.laye
         stage ``k`` maps ``h_k`` to ``h_{k+1}`` and back.
 
     Raises:
+        TypeError: If ``model`` is not an autoencoder.
         ValueError: If the decoder does not mirror the encoder.
     """
+    if not isinstance(model, Autoencoder):
+        raise TypeError(
+            f"greedy layer-wise pretraining needs an Autoencoder; got {type(model).__name__}."
+        )
     encoder = _dense_layers(model.encoder)
     decoder = _dense_layers(model.decoder)[::-1]
     shapes = [(tuple(e.kernel.shape), tuple(d.kernel.shape)) for e, d in zip(encoder, decoder)]
