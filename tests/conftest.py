@@ -1,15 +1,23 @@
-"""Shared fixtures: the real datasets, found where the README says."""
+"""Shared fixtures: the real datasets, found where the README says, and NumPy references."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import vaebook  # noqa: F401  (imports TensorFlow quietly before the tests do)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+_ACTIVATIONS = {
+    "linear": lambda h: h,
+    "relu": lambda h: np.maximum(h, 0.0),
+    "tanh": np.tanh,
+    "sigmoid": lambda h: 1.0 / (1.0 + np.exp(-h)),
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,3 +40,34 @@ def mnist():
     from vaebook.data import load_mnist
 
     return load_mnist()
+
+
+def numpy_dense_stack(stack, x):
+    """Runs a ``dense_stack`` (inference mode) in float64 NumPy from its weights."""
+    import keras
+
+    h = np.asarray(x, dtype=np.float64)
+    for layer in stack.layers:
+        if isinstance(layer, keras.layers.Flatten):
+            h = h.reshape(len(h), -1)
+        elif isinstance(layer, keras.layers.Dense):
+            kernel, bias = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
+            h = _ACTIVATIONS[layer.get_config()["activation"]](h @ kernel + bias)
+        elif isinstance(layer, keras.layers.Reshape):
+            h = h.reshape((len(h), *layer.target_shape))
+        elif not isinstance(layer, keras.layers.Dropout):  # dropout is off at inference
+            raise TypeError(f"no NumPy reference for layer {layer.name}")
+    return h
+
+
+def numpy_sigmoid_cross_entropy(x, logits):
+    """``-sum[x log sigmoid(l) + (1 - x) log(1 - sigmoid(l))]`` per example, in float64."""
+    x, logits = np.asarray(x, np.float64), np.asarray(logits, np.float64)
+    per_pixel = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
+    return per_pixel.reshape(*per_pixel.shape[: per_pixel.ndim - x.ndim + 1], -1).sum(-1)
+
+
+@pytest.fixture(scope="session")
+def numpy_reference():
+    """NumPy versions of a dense stack's forward pass and of the Bernoulli loss."""
+    return {"forward": numpy_dense_stack, "cross_entropy": numpy_sigmoid_cross_entropy}

@@ -26,6 +26,31 @@ def test_shapes_and_reconstruction_range():
     assert losses["loss"].shape == (5,)
 
 
+@pytest.mark.parametrize("reconstruction", ["bernoulli", "squared_error"])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_forward_pass_and_losses_match_numpy(reconstruction, activation, numpy_reference):
+    model = Autoencoder(
+        latent_dim=3,
+        encoder_units=(16, 8),
+        activation=activation,
+        reconstruction=reconstruction,
+    )
+    x = np.random.default_rng(0).random((5, 28, 28)).astype(np.float32)
+    codes = numpy_reference["forward"](model.encoder, x)  # (5, 3), float64
+    logits = numpy_reference["forward"](model.decoder, codes)  # (5, 28, 28)
+    np.testing.assert_allclose(model.encode(x), codes, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model(x), logits, rtol=1e-4, atol=1e-5)
+    pixels = 1 / (1 + np.exp(-logits))
+    np.testing.assert_allclose(model.reconstruct(x), pixels, rtol=1e-5, atol=1e-6)
+    if reconstruction == "bernoulli":
+        expected = numpy_reference["cross_entropy"](x, logits)
+    else:
+        expected = ((x - pixels) ** 2).sum(axis=(1, 2))
+    losses = model.per_example_losses(x)
+    np.testing.assert_allclose(losses["loss"], expected, rtol=1e-5)
+    np.testing.assert_array_equal(losses["loss"], losses["reconstruction_loss"])
+
+
 def test_config_round_trip_and_save_load(tmp_path):
     model = Autoencoder(latent_dim=4, encoder_units=(32, 8), reconstruction="squared_error")
     clone = Autoencoder.from_config(model.get_config())

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from vaebook import data
+from vaebook.checks import as_images
 
 
 def write_idx(path, array, magic=None):
@@ -184,9 +185,14 @@ def test_binarize_rejects_bad_input(images, message):
         data.binarize(images)
 
 
-def test_check_images_names_wrong_shape():
-    with pytest.raises(ValueError, match=r"expected \(batch, 28, 28\)"):
-        data.check_images(np.zeros((2, 784), dtype=np.float32), image_shape=(28, 28))
+def test_image_check_names_wrong_shape():
+    # The check that data used to hold now lives in vaebook.checks.
+    with pytest.raises(
+        ValueError, match=r"images has shape \(2, 784\); expected \(batch, 28, 28\)"
+    ):
+        as_images(np.zeros((2, 784), dtype=np.float32), "images", image_shape=(28, 28))
+    with pytest.raises(ValueError, match=r"images has shape \(784,\); expected a batch"):
+        data.binarize(np.zeros(784, dtype=np.float32))
 
 
 def test_shared_data_is_not_silently_used_when_env_is_wrong(monkeypatch, tmp_path):

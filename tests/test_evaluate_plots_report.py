@@ -1,23 +1,103 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from vaebook import evaluate, losses, plots, report
+from vaebook import evaluate, plots, report
 from vaebook.models import Autoencoder
 
 
-def test_reconstruction_metrics_match_direct_computation():
+def test_reconstruction_metrics_match_a_numpy_computation(numpy_reference):
     rng = np.random.default_rng(0)
     x = rng.random((250, 28, 28)).astype(np.float32)
+    x[:10] = np.round(x[:10])  # binary images: their entropy is exactly zero
     model = Autoencoder(latent_dim=3, encoder_units=(16,))
     metrics = evaluate.reconstruction_metrics(model, x, batch_size=64)
-    logits = model(x)
-    expected_ce = float(tf.reduce_mean(losses.bernoulli_reconstruction_loss(x, logits)))
-    expected_se = float(tf.reduce_mean(losses.squared_error(x, tf.sigmoid(logits))))
-    np.testing.assert_allclose(metrics["cross_entropy"], expected_ce, rtol=1e-4)
-    np.testing.assert_allclose(metrics["squared_error"], expected_se, rtol=1e-4)
+    logits = numpy_reference["forward"](model.decoder, numpy_reference["forward"](model.encoder, x))
+    cross_entropy = numpy_reference["cross_entropy"](x, logits).mean()
+    squared_error = ((x - 1 / (1 + np.exp(-logits))) ** 2).sum(axis=(1, 2)).mean()
+    p = x.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.nan_to_num(p * np.log(p)) + np.nan_to_num((1 - p) * np.log(1 - p))
+    entropy = -terms.sum(axis=(1, 2)).mean()
+    np.testing.assert_allclose(metrics["cross_entropy"], cross_entropy, rtol=1e-5)
+    np.testing.assert_allclose(metrics["squared_error"], squared_error, rtol=1e-5)
+    np.testing.assert_allclose(metrics["entropy_floor"], entropy, rtol=1e-5)
+    np.testing.assert_allclose(
+        metrics["cross_entropy_gap"], metrics["cross_entropy"] - metrics["entropy_floor"]
+    )
     assert metrics["cross_entropy_gap"] > 0
+    # The batch size changes nothing but float32 round-off in each image's own sum.
+    again = evaluate.reconstruction_metrics(model, x, batch_size=250)
+    for name, value in metrics.items():
+        np.testing.assert_allclose(again[name], value, rtol=1e-6)
+
+
+def test_evaluate_losses_match_numpy_and_do_not_depend_on_the_batch_size(numpy_reference):
+    x = np.random.default_rng(2).random((37, 28, 28)).astype(np.float32)
+    model = Autoencoder(latent_dim=2, encoder_units=(8,))
+    logits = numpy_reference["forward"](model.decoder, numpy_reference["forward"](model.encoder, x))
+    expected = numpy_reference["cross_entropy"](x, logits).mean()
+    results = [evaluate.evaluate_losses(model, x, batch_size=size) for size in (1, 10, 37, 1000)]
+    for result in results:
+        assert sorted(result) == ["loss", "reconstruction_loss"]
+        np.testing.assert_allclose(result["loss"], expected, rtol=1e-5)
+        np.testing.assert_allclose(result["loss"], results[0]["loss"], rtol=1e-6)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        evaluate.evaluate_losses(model, x, batch_size=0)
+    with pytest.raises(TypeError, match="per_example_losses"):
+        evaluate.evaluate_losses(keras.Sequential([keras.layers.Dense(1)]), x)
+
+
+class ExactLosses(keras.Model):
+    """Per-example losses that float32 holds exactly: 2**23 + 256 * (sum of pixels).
+
+    With pixels that are multiples of 1/256, every loss is an integer below 2**24, so
+    its float32 value is exact; only the sum over examples can lose digits.
+    """
+
+    image_shape = (2, 2)
+
+    def __init__(self):
+        super().__init__()
+        self.w = self.add_weight(shape=(), initializer="zeros")
+
+    def per_example_losses(self, x, training=False):
+        return {"loss": 2.0**23 + 256.0 * tf.reduce_sum(x, axis=[1, 2]) + 0.0 * self.w}
+
+
+def test_evaluate_losses_sums_in_float64():
+    x = np.random.default_rng(3).integers(0, 257, (3000, 2, 2)) / 256
+    exact = 2**23 + 256 * x.sum(axis=(1, 2)).mean()  # float64: exact here
+    for batch_size in (3000, 7):
+        result = evaluate.evaluate_losses(ExactLosses(), x.astype(np.float32), batch_size)
+        # A float32 total (about 2.5e10, where floats are 2048 apart) would miss it.
+        assert result["loss"] == pytest.approx(exact, rel=1e-15, abs=0)
+
+
+def test_sparsity_statistics_match_numpy():
+    class Codes:
+        """Its codes are the four pixels of each 2 x 2 image."""
+
+        image_shape = (2, 2)
+
+        def encode(self, x):
+            return tf.reshape(x, (-1, 4))
+
+    rng = np.random.default_rng(4)
+    x = rng.random((30, 2, 2)).astype(np.float32)
+    x[:, 1, 1] *= 0.04  # the fourth unit is below 0.05 for every image: dead
+    codes = x.reshape(30, 4).astype(np.float64)
+    stats = evaluate.sparsity_statistics(Codes(), x, threshold=0.05)
+    assert stats["mean_activation"] == pytest.approx(codes.mean(), rel=1e-6)
+    assert stats["near_zero_fraction"] == pytest.approx((codes < 0.05).mean())
+    assert stats["active_per_image"] == pytest.approx((codes >= 0.05).sum(axis=1).mean())
+    assert stats["dead_units"] == 1
+    with pytest.raises(ValueError, match=r"threshold must be a number in \[0, 1\]"):
+        evaluate.sparsity_statistics(Codes(), x, threshold=2.0)
+    with pytest.raises(TypeError, match="needs a model with encode"):
+        evaluate.sparsity_statistics(object(), x)
 
 
 def test_map_in_batches_does_not_depend_on_batch_size():
@@ -99,7 +179,7 @@ def test_latent_plots():
 
 
 def test_latent_scatter_rejects_labels_that_do_not_match():
-    with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
+    with pytest.raises(ValueError, match="labels has 3 entries for 4 images"):
         plots.latent_scatter(np.zeros((4, 2)), np.zeros(3, int))
 
 

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vaebook import train
-from vaebook.models import Autoencoder
+from vaebook import evaluate, train
+from vaebook.checks import Trainable
+from vaebook.models import VAE, Autoencoder
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_same_seed_gives_identical_losses(small_fashion):
     assert run() == run()
 
 
-def test_epoch_mean_weights_the_last_smaller_batch(small_fashion):
+def test_epoch_mean_weights_the_last_smaller_batch(small_fashion, numpy_reference):
     x_train, _ = small_fashion
     # With a learning rate of zero the weights never move, so the epoch mean must equal
     # the loss of the whole training set, even though 1000 = 3 * 300 + 100.
@@ -44,8 +45,11 @@ def test_epoch_mean_weights_the_last_smaller_batch(small_fashion):
     history = train.train(
         model, x_train[:1000], epochs=1, batch_size=300, optimizer=optimizer, verbose=0
     )
-    full = train.evaluate_losses(model, x_train[:1000])
+    full = evaluate.evaluate_losses(model, x_train[:1000])
     np.testing.assert_allclose(history.last("loss"), full["loss"], rtol=1e-5)
+    # And that loss is the mean cross-entropy, computed here in float64 from the logits.
+    cross_entropy = numpy_reference["cross_entropy"](x_train[:1000], model(x_train[:1000]))
+    np.testing.assert_allclose(history.last("loss"), cross_entropy.mean(), rtol=1e-5)
 
 
 def test_callbacks_see_every_epoch(small_fashion):
@@ -86,9 +90,14 @@ def test_divergence_stops_with_a_message_naming_epoch_and_step():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"epochs": 2.5}, "epochs must be a positive integer"),
         ({"batch_size": 0}, "batch_size must be a positive integer"),
-        ({"learning_rate": -1.0}, "learning_rate must be positive"),
+        ({"batch_size": True}, "batch_size must be a positive integer"),
+        ({"learning_rate": -1.0}, "learning_rate must be a finite number > 0"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a finite number > 0"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"log_every": 0}, "log_every must be a positive integer"),
     ],
 )
 def test_bad_arguments_are_rejected(kwargs, message):
@@ -113,6 +122,8 @@ def test_bad_training_data_is_rejected(x, message):
 
 
 def test_model_without_losses_is_rejected():
+    assert isinstance(Autoencoder(latent_dim=2, encoder_units=(8,)), Trainable)
+    assert not isinstance(keras.Sequential([keras.layers.Dense(1)]), Trainable)
     with pytest.raises(TypeError, match="per_example_losses"):
         train.train(
             keras.Sequential([keras.layers.Dense(1)]), np.zeros((4, 2), np.float32), epochs=1
@@ -124,13 +135,17 @@ def test_quick_mode(monkeypatch):
     assert train.is_quick() and train.epochs_for(100, quick=3) == 3
     monkeypatch.setenv(train.QUICK_ENV_VAR, "0")
     assert not train.is_quick() and train.epochs_for(100, quick=3) == 100
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="full must be a positive integer"):
         train.epochs_for(0)
+    with pytest.raises(ValueError, match="quick must be a positive integer"):
+        train.epochs_for(10, quick=1.5)
 
 
 def test_set_seed_rejects_negative():
-    with pytest.raises(ValueError, match="non-negative integer"):
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         train.set_seed(-1)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        train.set_seed(1.5)
 
 
 def test_dynamic_binarisation_feeds_fresh_binary_batches():
@@ -155,47 +170,59 @@ def test_dynamic_binarisation_feeds_fresh_binary_batches():
     assert len(set(counts)) > 1, counts  # Fresh draws at every step.
 
 
-def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(small_fashion, tmp_path):
-    from vaebook.models import VAE
-
-    x_train, _ = small_fashion
-
-    def fresh():
-        train.set_seed(5)
-        return VAE(latent_dim=3, encoder_units=(32,), seed=5)
-
-    arguments = {"batch_size": 200, "verbose": 0, "binarize": True, "seed": 9}
-    straight = fresh()
-    straight_history = train.train(straight, x_train, epochs=4, **arguments)
-
-    interrupted = fresh()
-    train.train(interrupted, x_train, epochs=2, checkpoint_dir=tmp_path, **arguments)
-    resumed = fresh()  # A new process would start from a new model, as here.
-    resumed_history = train.train(resumed, x_train, epochs=4, checkpoint_dir=tmp_path, **arguments)
-
-    assert resumed_history.history["loss"] == straight_history.history["loss"]
-    for a, b in zip(straight.weights, resumed.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-
-
-def test_checkpoint_of_another_model_is_rejected(small_fashion, tmp_path):
-    x_train, _ = small_fashion
-
-    def run(latent_dim, epochs):
-        model = Autoencoder(latent_dim=latent_dim, encoder_units=(8,))
-        train.train(model, x_train[:256], epochs=epochs, verbose=0, checkpoint_dir=tmp_path)
-
-    run(latent_dim=2, epochs=1)
-    with pytest.raises(ValueError, match="written for a Autoencoder"):
-        run(latent_dim=3, epochs=2)
-    (tmp_path / "checkpoint.npz").write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="not a readable vaebook checkpoint"):
-        run(latent_dim=2, epochs=2)
-
-
 def test_data_of_the_wrong_image_shape_is_rejected_before_tracing():
     model = Autoencoder(latent_dim=2, encoder_units=(8,))
-    with pytest.raises(ValueError, match=r"expects images of shape \(batch, 28, 28\)"):
+    with pytest.raises(
+        ValueError, match=r"x_train has shape \(8, 784\); expected \(batch, 28, 28\)"
+    ):
         train.train(model, np.zeros((8, 784), np.float32), epochs=1, verbose=0)
+    x = np.zeros((8, 28, 28), np.float32)
+    with pytest.raises(ValueError, match=r"x_val has shape \(2, 28, 27\); expected"):
+        train.train(model, x, x_val=np.zeros((2, 28, 27), np.float32), epochs=1, verbose=0)
     with pytest.raises(ValueError, match="x is empty"):
-        train.evaluate_losses(model, np.zeros((0, 28, 28), np.float32))
+        evaluate.evaluate_losses(model, np.zeros((0, 28, 28), np.float32))
+
+
+@pytest.mark.parametrize("steps_per_call", [1, 3, 1000])
+def test_blocks_of_steps_give_bitwise_the_same_run_as_one_step_per_call(steps_per_call):
+    # 250 images in batches of 32: 7 full steps and a last batch of 26, so blocks of 3
+    # leave an uneven block and the small batch runs alone. The VAE samples, and the
+    # batches are binarised: every source of noise must advance exactly as before.
+    x = np.random.default_rng(0).random((250, 28, 28), dtype=np.float32)
+
+    def run(blocking):
+        keras.utils.set_random_seed(0)
+        model = VAE(latent_dim=3, encoder_units=(16,), seed=0)
+        history = train.train(
+            model, x, epochs=2, batch_size=32, binarize=True, verbose=0, steps_per_call=blocking
+        )
+        return model, history
+
+    reference_model, reference = run(1)
+    model, history = run(steps_per_call)
+    for a, b in zip(reference_model.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert history.history == reference.history
+
+
+def test_a_block_returns_the_loss_of_each_of_its_steps():
+    x = np.random.default_rng(1).random((40, 28, 28), dtype=np.float32)
+    keras.utils.set_random_seed(0)
+    model = Autoencoder(latent_dim=2, encoder_units=(8,))
+    step_model = Autoencoder(latent_dim=2, encoder_units=(8,))
+    step_model.set_weights(model.get_weights())
+    block = train.make_train_block(model, keras.optimizers.SGD(0.1), jit_compile=False)
+    step = train.make_train_step(step_model, keras.optimizers.SGD(0.1), jit_compile=False)
+    indices = np.arange(40, dtype=np.int32).reshape(4, 10)
+    means = block(tf.constant(x), tf.constant(indices))
+    assert means["loss"].shape == (4,)
+    expected = [float(step(tf.constant(x), tf.constant(row))["loss"]) for row in indices]
+    np.testing.assert_allclose(means["loss"].numpy(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("steps_per_call", [0, 2.5, True])
+def test_bad_steps_per_call_is_rejected(steps_per_call):
+    x = np.random.default_rng(1).random((8, 28, 28), dtype=np.float32)
+    model = Autoencoder(latent_dim=2, encoder_units=(8,))
+    with pytest.raises(ValueError, match="steps_per_call must be a positive integer"):
+        train.train(model, x, epochs=1, verbose=0, steps_per_call=steps_per_call)

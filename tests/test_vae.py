@@ -11,10 +11,18 @@ def images(count=6, seed=0):
     return np.random.default_rng(seed).random((count, 28, 28)).astype(np.float32)
 
 
-def test_encode_sample_decode_shapes():
+def numpy_log_normal(x, mean, var):
+    return -0.5 * (np.log(2 * np.pi * var) + (x - mean) ** 2 / var)
+
+
+def test_encode_sample_decode_shapes(numpy_reference):
     vae = VAE(latent_dim=3, encoder_units=(16,), seed=1)
     z_mean, z_log_var = vae.encode(images())
     assert z_mean.shape == z_log_var.shape == (6, 3)
+    # The encoder's 6 outputs are the mean (first 3) and the log-variance (last 3).
+    outputs = numpy_reference["forward"](vae.encoder, images())
+    np.testing.assert_allclose(z_mean, outputs[:, :3], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(z_log_var, outputs[:, 3:], rtol=1e-4, atol=1e-5)
     assert vae.sample(z_mean, z_log_var).shape == (6, 3)
     assert vae(images()).shape == (6, 28, 28)
     generated = vae.generate(4).numpy()
@@ -43,18 +51,48 @@ def test_reparameterisation_passes_gradients_to_mean_and_log_var():
     np.testing.assert_allclose(grad_log_var, 0.5 * epsilon, rtol=1e-6)
 
 
-def test_loss_is_reconstruction_plus_beta_kl_and_mean_reduction_divides():
+@pytest.mark.parametrize(
+    ("beta", "reduction", "likelihood"),
+    [(1.0, "sum", "bernoulli"), (4.0, "sum", "bernoulli"), (1.0, "mean", "bernoulli")]
+    + [(0.5, "sum", "gaussian")],
+)
+def test_loss_is_reconstruction_plus_beta_kl_and_mean_reduction_divides(
+    beta, reduction, likelihood, numpy_reference
+):
     x = images()
-    for beta, reduction, scale in ((1.0, "sum", 1.0), (4.0, "sum", 1.0), (1.0, "mean", 1 / 784)):
-        vae = VAE(latent_dim=2, encoder_units=(8,), beta=beta, pixel_reduction=reduction, seed=3)
-        losses = vae.per_example_losses(x)
-        assert {name: value.shape for name, value in losses.items()} == {
-            "loss": (6,),
-            "reconstruction_loss": (6,),
-            "kl_loss": (6,),
-        }
-        expected = scale * losses["reconstruction_loss"] + beta * losses["kl_loss"]
-        np.testing.assert_allclose(losses["loss"], expected, rtol=1e-6)
+    vae = VAE(
+        latent_dim=2,
+        encoder_units=(8,),
+        beta=beta,
+        pixel_reduction=reduction,
+        likelihood=likelihood,
+        seed=3,
+    )
+    state = vae.seed_generator.state.numpy()
+    losses = vae.per_example_losses(x)
+    assert {name: value.shape for name, value in losses.items()} == {
+        "loss": (6,),
+        "reconstruction_loss": (6,),
+        "kl_loss": (6,),
+    }
+    # The same noise again: with mean 0 and log-variance 0 the sample is epsilon itself.
+    vae.seed_generator.state.assign(state)
+    epsilon = vae.sample(tf.zeros((6, 2)), tf.zeros((6, 2))).numpy().astype(np.float64)
+
+    outputs = numpy_reference["forward"](vae.encoder, x)
+    mean, log_var = outputs[:, :2], outputs[:, 2:]
+    decoded = numpy_reference["forward"](vae.decoder, mean + np.exp(0.5 * log_var) * epsilon)
+    if likelihood == "bernoulli":
+        reconstruction = numpy_reference["cross_entropy"](x, decoded)
+    else:
+        pixel_var = np.exp(float(vae.decoder_log_var.numpy()))
+        pixel_means = 1 / (1 + np.exp(-decoded))
+        reconstruction = -numpy_log_normal(x, pixel_means, pixel_var).sum(axis=(1, 2))
+    kl = 0.5 * np.sum(mean**2 + np.exp(log_var) - 1 - log_var, axis=1)
+    scale = 1 / 784 if reduction == "mean" else 1.0
+    np.testing.assert_allclose(losses["reconstruction_loss"], reconstruction, rtol=1e-4)
+    np.testing.assert_allclose(losses["kl_loss"], kl, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(losses["loss"], scale * reconstruction + beta * kl, rtol=1e-4)
 
 
 def test_save_load_round_trip(tmp_path):
@@ -70,8 +108,8 @@ def test_save_load_round_trip(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"beta": -1.0}, "beta must be a non-negative number"),
-        ({"beta": float("inf")}, "beta must be finite"),
+        ({"beta": -1.0}, "beta must be a finite number >= 0"),
+        ({"beta": float("inf")}, "beta must be a finite number >= 0"),
         ({"likelihood": "poisson"}, "likelihood must be one of"),
         ({"pixel_reduction": "max"}, "pixel_reduction must be one of"),
         ({"latent_dim": 0}, "latent_dim must be a positive integer"),
@@ -90,7 +128,7 @@ def test_bad_inputs_are_rejected():
         vae.encode(np.zeros((2, 28, 27), np.float32))
     with pytest.raises(ValueError, match=r"expected \(batch, 2\)"):
         vae.decode(np.zeros((2, 3), np.float32))
-    with pytest.raises(ValueError, match=r"targets in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"values in \[2, 2\]; expected values in \[0, 1\]"):
         vae.per_example_losses(np.full((2, 28, 28), 2.0, np.float32))
 
 
@@ -117,32 +155,48 @@ def test_bounds_order_and_chunking():
 
 def test_active_units_counts_informative_dimensions():
     class Fixed:
-        def encode(self, x):
+        latent_dim = 4
+
+        def encode(self, x, training=False):
             batch = tf.shape(x)[0]
-            varying = x[:, :1, 0] * 10  # depends on the image
+            varying = x[:, :1, 0] * 10  # depends on the image: variance about 100 / 12
+            barely = x[:, :1, 1] * 0.01  # depends on it too, variance about 1e-4 / 12
             constant = tf.zeros((batch, 2))  # the same for every image
-            z_mean = tf.concat([varying, constant], axis=1)
+            z_mean = tf.concat([varying, barely, constant], axis=1)
             return z_mean, tf.zeros_like(z_mean)
 
-    assert evaluate.active_units(Fixed(), images(50)) == 1
+        def log_weights(self, x, epsilon, training=False):
+            raise AssertionError("active_units needs no log-weights")
+
+    x = images(50)
+    assert evaluate.active_units(Fixed(), x) == 1  # the default threshold is 0.01
+    barely_variance = float(np.var(x[:, 0, 1].astype(np.float64) * 0.01))
+    assert 0 < barely_variance < 0.01
+    assert evaluate.active_units(Fixed(), x, threshold=barely_variance / 2) == 2
+    with pytest.raises(TypeError, match="active_units needs a model whose encode"):
+        evaluate.active_units(object(), x)
 
 
-def test_log_weights_match_a_per_sample_computation():
-    from vaebook.losses import gaussian_log_density
-
+def test_log_weights_match_a_numpy_computation(numpy_reference):
     vae = VAE(latent_dim=3, encoder_units=(16,), seed=0)
     x = images(4)
     epsilon = np.random.default_rng(1).standard_normal((5, 4, 3)).astype(np.float32)
     log_w = vae.log_weights(x, epsilon).numpy()  # (5, 4)
-    z_mean, z_log_var = vae.encode(x)
+    assert log_w.shape == (5, 4)
+    outputs = numpy_reference["forward"](vae.encoder, x)
+    mean, log_var = outputs[:, :3], outputs[:, 3:]
     for s in range(5):
-        z = z_mean + tf.exp(0.5 * z_log_var) * epsilon[s]
-        expected = (
-            vae.log_likelihood(x, vae.decode(z))
-            + gaussian_log_density(z, 0.0, 0.0)
-            - gaussian_log_density(z, z_mean, z_log_var)
-        )
-        np.testing.assert_allclose(log_w[s], expected, rtol=1e-5)
+        z = mean + np.exp(0.5 * log_var) * epsilon[s]  # (4, 3)
+        log_px_z = -numpy_reference["cross_entropy"](x, numpy_reference["forward"](vae.decoder, z))
+        log_pz = numpy_log_normal(z, 0.0, 1.0).sum(axis=1)
+        log_qz_x = numpy_log_normal(z, mean, np.exp(log_var)).sum(axis=1)
+        np.testing.assert_allclose(log_w[s], log_px_z + log_pz - log_qz_x, rtol=1e-4)
+    # All k samples decoded at once give the same log-likelihoods as one at a time.
+    z = vae.encode(x)[0][None] + tf.exp(0.5 * vae.encode(x)[1])[None] * epsilon
+    decoded = tf.reshape(vae.decode(tf.reshape(z, (-1, 3))), (5, 4, 28, 28))
+    together = vae.log_likelihood(x, decoded).numpy()  # (5, 4)
+    for s in range(5):
+        np.testing.assert_allclose(together[s], vae.log_likelihood(x, decoded[s]), rtol=1e-6)
 
 
 def test_mean_log_weight_is_the_elbo_with_the_closed_form_kl():

@@ -114,3 +114,29 @@ def test_gaussian_reconstruction_loss_is_scaled_squared_error_plus_constant():
 def test_kl_rejects_bad_input(mean, log_var, message):
     with pytest.raises(ValueError, match=message):
         losses.gaussian_kl(mean, log_var)
+
+
+def test_k_samples_per_example_give_k_by_batch_values():
+    # The shapes of the importance-weighted bound: k codes for each of the batch's images.
+    rng = np.random.default_rng(5)
+    k, batch, latent_dim = 4, 3, 2
+    z = rng.normal(size=(k, batch, latent_dim))
+    mean, log_var = rng.normal(size=(batch, latent_dim)), rng.normal(size=(batch, latent_dim))
+    expected = numpy_log_normal(z, mean, np.exp(log_var)).sum(axis=-1)  # (k, batch)
+    np.testing.assert_allclose(
+        losses.gaussian_log_density(z, mean, log_var, data_ndim=1), expected, rtol=1e-10
+    )
+    x = rng.random((batch, 5, 6))
+    means = rng.random((k, batch, 5, 6))
+    expected = -numpy_log_normal(x, means, 0.5).sum(axis=(2, 3))  # (k, batch)
+    np.testing.assert_allclose(
+        losses.gaussian_reconstruction_loss(x, means, np.log(0.5), data_ndim=2),
+        expected,
+        rtol=1e-10,
+    )
+    logits = rng.normal(size=(k, batch, 5, 6))
+    p = 1 / (1 + np.exp(-logits))
+    expected = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(axis=(2, 3))  # (k, batch)
+    np.testing.assert_allclose(
+        losses.bernoulli_reconstruction_loss(x, logits, data_ndim=2), expected, rtol=1e-10
+    )

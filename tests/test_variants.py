@@ -6,6 +6,8 @@ import pytest
 import tensorflow as tf
 
 from vaebook import evaluate, train
+from vaebook.evaluate import sparsity_statistics
+from vaebook.losses import bernoulli_kl
 from vaebook.models import (
     VAE,
     AdversarialAutoencoder,
@@ -13,11 +15,8 @@ from vaebook.models import (
     DenoisingAutoencoder,
     SparseAutoencoder,
     corrupt,
-    greedy_pretrain,
-    layer_pairs,
-    sparsity_statistics,
 )
-from vaebook.models.sparse import bernoulli_kl
+from vaebook.pretrain import greedy_pretrain, layer_pairs
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +86,7 @@ def test_bad_noise_is_rejected(kwargs, message):
 
 
 def test_corrupting_integer_images_names_the_problem():
-    with pytest.raises(ValueError, match="dtype uint8; expected float images"):
+    with pytest.raises(ValueError, match=r"dtype uint8; expected floats in \[0, 1\]"):
         corrupt(np.zeros((2, 28, 28), np.uint8), "masking", 0.5)
 
 
@@ -116,7 +115,8 @@ def test_bad_dropout_rates_are_rejected(rate):
 def test_bernoulli_kl_matches_the_formula_and_vanishes_at_the_target():
     rho, rho_hat = 0.05, np.array([0.01, 0.05, 0.3, 0.9])
     expected = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
-    np.testing.assert_allclose(bernoulli_kl(rho, tf.constant(rho_hat)), expected, rtol=1e-6)
+    kl = bernoulli_kl(rho, tf.constant(rho_hat))
+    np.testing.assert_allclose(kl, expected, rtol=1e-6, atol=1e-15)
     assert float(bernoulli_kl(rho, tf.constant(rho))) == pytest.approx(0.0, abs=1e-9)
 
 
@@ -127,6 +127,13 @@ def test_sparsity_penalty_values():
     model = SparseAutoencoder(latent_dim=2, penalty="kl", target_rate=0.1)
     codes = tf.constant([[0.2, 0.1], [0.0, 0.1]])  # rates 0.1 and 0.1: no penalty
     np.testing.assert_allclose(model.sparsity_penalty(codes), [0.0, 0.0], atol=1e-6)
+    codes = np.array([[0.3, 0.1, 0.9], [0.5, 0.0, 0.7], [0.1, 0.2, 0.8]])
+    rates = codes.mean(axis=0)  # 0.3, 0.1, 0.8: every example carries the batch's penalty
+    rho = 0.05
+    expected = np.sum(rho * np.log(rho / rates) + (1 - rho) * np.log((1 - rho) / (1 - rates)))
+    model = SparseAutoencoder(latent_dim=3, penalty="kl", target_rate=rho)
+    penalty = model.sparsity_penalty(tf.constant(codes, tf.float32)).numpy()
+    np.testing.assert_allclose(penalty, [expected] * 3, rtol=1e-5)
 
 
 def test_kl_penalty_reaches_the_target_rate(small_fashion):
@@ -165,7 +172,7 @@ def test_features_are_decoder_weights_as_images():
     [
         ({"sparsity_weight": -1.0}, "sparsity_weight must be a finite number >= 0"),
         ({"target_rate": 0.0}, "strictly between 0 and 1"),
-        ({"target_rate": 1.5}, r"target_rate must lie in \[0, 1\]"),
+        ({"target_rate": 1.5}, r"target_rate must be a number in \[0, 1\]"),
         ({"penalty": "l2"}, "penalty must be one of"),
     ],
 )
@@ -261,8 +268,11 @@ def test_adversarial_training_resumes_exactly(small_fashion, tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"adversarial_learning_rate": 0.0}, "adversarial_learning_rate must be positive"),
-        ({"adversarial_learning_rate": -1e-3}, "adversarial_learning_rate must be positive"),
+        (
+            {"adversarial_learning_rate": 0.0},
+            "adversarial_learning_rate must be a finite number > 0",
+        ),
+        ({"adversarial_learning_rate": -1e-3}, "adversarial_learning_rate must be a finite"),
         ({"discriminator_units": "64"}, "discriminator_units must be a sequence"),
     ],
 )

@@ -20,7 +20,9 @@ was run in quick mode, out of order, partly, or with an error.
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime
+import json
 import os
 import sys
 import time
@@ -122,6 +124,68 @@ def execute(paths: list[Path], timeout: int, quick_out: Path | None = None) -> N
         print(f"executed {notebook.relative_to(ROOT)} in {seconds:.0f} s")
 
 
+GLUE_PREFIX = "application/papermill.record/"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def glued(notebook: Path) -> dict[str, object]:
+    """The values a notebook's cells glued for the prose, by name."""
+    values = {}
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = output.get("data", {}).get(GLUE_PREFIX + "text/plain")
+            if name is not None and text is not None:
+                values[name] = ast.literal_eval(text)
+    return values
+
+
+def one_truth() -> list[str]:
+    """Problems where two pages of the book show different numbers for one set-up.
+
+    The chapters and the Results page's benchmarks run the same presets
+    (:mod:`vaebook.presets`); this compares what the committed outputs show.
+    """
+    problems = []
+    reference = json.loads((RESULTS / "fashion_reference.json").read_text(encoding="utf-8"))
+    hinton = json.loads((RESULTS / "hinton2006.json").read_text(encoding="utf-8"))
+    chapter1 = glued(NOTEBOOKS / "01_autoencoder_principle.ipynb")
+    chapter3 = glued(NOTEBOOKS / "03_autoencoder_variants.ipynb")
+    chapter5 = glued(NOTEBOOKS / "05_vae_in_practice.ipynb")
+    pairs_to_compare = [
+        ("chapter 1 PCA-30 on MNIST", chapter1.get("pca_error"), hinton["pca"], 0.005),
+        (
+            "chapter 3 baseline vs chapter 1 (k = 20)",
+            chapter3.get("plain_error"),
+            chapter1.get("fashion_ae_20"),
+            1e-9,
+        ),
+        (
+            "chapter 5 reference VAE active units",
+            chapter5.get("reference_active_units"),
+            reference["vae"]["active_units"],
+            0,
+        ),
+    ]
+    for row in reference["reconstruction"]:
+        k = row["code_size"]
+        for method, key in (("PCA", "pca"), ("autoencoder", "ae")):
+            pairs_to_compare.append(
+                (
+                    f"chapter 1 Fashion-MNIST {method}, k = {k}",
+                    chapter1.get(f"fashion_{key}_{k}"),
+                    row[key],
+                    0.0006,  # The JSON keeps three decimals.
+                )
+            )
+    for what, shown, other, tolerance in pairs_to_compare:
+        if shown is None or other is None:
+            problems.append(f"one truth: {what}: a value is missing ({shown!r}, {other!r})")
+        elif abs(shown - other) > tolerance:
+            problems.append(f"one truth: {what}: the book shows {shown} and {other}")
+    return problems
+
+
 def check() -> int:
     """Returns the number of problems found, printing each."""
     problems: list[str] = []
@@ -146,10 +210,12 @@ def check() -> int:
         run = stored.metadata.get("vaebook", {})
         if run.get("quick", True):
             problems.append(f"{name}: outputs are not from a full-length run (run execute)")
+    problems += one_truth()
     for problem in problems:
         print(f"FAIL {problem}")
     if not problems:
         print(f"ok: {len(pairs())} chapter pairs in sync, each executed top to bottom in full")
+        print("ok: chapters and the Results page agree on every shared result")
     return len(problems)
 
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vaebook.checks import as_images, check_labels, check_non_negative_int
+
 __all__ = [
     "DATA_ENV_VAR",
     "DataError",
@@ -334,9 +336,7 @@ def first_of_each_class(labels: np.ndarray) -> np.ndarray:
         >>> first_of_each_class(np.array([2, 0, 2, 1, 0]))
         array([1, 3, 0])
     """
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a non-empty 1-D integer array; got {labels.shape}.")
+    labels = check_labels(labels)
     classes, first = np.unique(labels, return_index=True)
     return first[np.argsort(classes)]
 
@@ -357,39 +357,8 @@ def binarize(images: np.ndarray, seed: int | np.random.Generator | None = 0) -> 
     Raises:
         ValueError: If ``images`` is not floating point, holds NaN, or leaves ``[0, 1]``.
     """
-    images = np.asarray(images)
-    check_images(images, name="images")
+    images = as_images(images, name="images")
+    if not isinstance(seed, np.random.Generator) and seed is not None:
+        seed = check_non_negative_int(seed, "seed")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     return (rng.random(images.shape, dtype=np.float32) < images).astype(np.float32)
-
-
-def check_images(
-    images: np.ndarray, name: str = "x", image_shape: tuple[int, ...] | None = None
-) -> None:
-    """Checks that an array holds images in ``[0, 1]``, with a clear message if not.
-
-    Args:
-        images: The array to check.
-        name: The argument's name, used in error messages.
-        image_shape: If given, the required shape of one image, e.g. ``(28, 28)``.
-
-    Raises:
-        ValueError: If the array is empty, not floating point, holds NaN or infinity,
-            has values outside ``[0, 1]``, or has the wrong shape.
-    """
-    images = np.asarray(images)
-    if images.size == 0:
-        raise ValueError(f"{name} is empty (shape {images.shape}).")
-    if not np.issubdtype(images.dtype, np.floating):
-        raise ValueError(
-            f"{name} has dtype {images.dtype}; expected floats in [0, 1] "
-            "(divide uint8 pixels by 255)."
-        )
-    if image_shape is not None and tuple(images.shape[1:]) != tuple(image_shape):
-        wanted = ", ".join(map(str, image_shape))
-        raise ValueError(f"{name} has shape {images.shape}; expected (batch, {wanted}).")
-    if not np.all(np.isfinite(images)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    low, high = float(images.min()), float(images.max())
-    if low < 0.0 or high > 1.0:
-        raise ValueError(f"{name} has values in [{low:g}, {high:g}]; expected values in [0, 1].")

@@ -3,10 +3,14 @@ r"""Reconstruction losses and the metrics the book reports.
 Chapter 1 introduces the reconstruction error :math:`\mathrm{dist}(x, \bar x)` and
 chapter 2 trains with the Bernoulli loss below.
 
-Every function returns **one value per example**: the loss is summed over pixels and
-the caller takes the mean over the batch. That convention matters: with a sum over
-pixels the numbers are per-image log-likelihoods in nats, which are comparable across
-papers and, for the VAE of later chapters, sit on the same scale as the KL term.
+Every function returns **one value per example**: the loss is summed over the data axes
+(the pixels) and the caller takes the mean over the batch. The data axes are all axes
+but the first, or the last ``data_ndim`` axes when that is given, so that a leading
+sample axis passes through: logits of shape ``(k, batch, 28, 28)`` against images of
+shape ``(batch, 28, 28)`` with ``data_ndim=2`` give ``(k, batch)``.
+That convention matters: with a sum over pixels the numbers are per-image
+log-likelihoods in nats, which are comparable across papers and, for the VAE of
+later chapters, sit on the same scale as the KL term.
 
 **Bernoulli decoder (cross-entropy).** If each pixel :math:`x_i \in [0, 1]` is read as
 the probability of a binary pixel and the decoder outputs logits :math:`\ell_i` with
@@ -38,8 +42,11 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from vaebook.checks import check_tensor_pair, check_unit_interval
+
 __all__ = [
     "bernoulli_entropy",
+    "bernoulli_kl",
     "bernoulli_log_likelihood",
     "bernoulli_reconstruction_loss",
     "diagonal_gaussian_kl",
@@ -53,51 +60,49 @@ __all__ = [
 LOG_2PI = 1.8378770664093453  # log(2 * pi)
 
 
-def _flatten_per_example(tensor: tf.Tensor) -> tf.Tensor:
-    # (batch, ...) -> (batch, pixels)
-    return tf.reshape(tensor, (tf.shape(tensor)[0], -1))
+def _cast_parameter(value: float | tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """Casts a parameter to ``dtype``; a Python number is not rounded to float32 first.
+
+    ``tf.cast(0.9, tf.float64)`` converts 0.9 to float32 before casting (0.8999999761...),
+    which would make float64 losses use float32-rounded parameters.
+    """
+    if isinstance(value, (int, float)):
+        return tf.constant(value, dtype)
+    return tf.cast(value, dtype)
 
 
-def _check_pair(x: tf.Tensor, other: tf.Tensor, x_name: str, other_name: str) -> None:
-    """Checks static shapes always, and values when running eagerly."""
-    if x.shape.rank is not None and x.shape.rank < 2:
+def _sum_data_axes(tensor: tf.Tensor, data_ndim: int | None, x: tf.Tensor) -> tf.Tensor:
+    """Sums over the data axes: the last ``data_ndim``, by default all of ``x``'s but the first.
+
+    The default is taken from the target ``x`` (which has one batch axis), not from
+    ``tensor``, so that a model output with extra leading sample axes keeps them.
+    """
+    rank = tensor.shape.rank
+    if data_ndim is None:
+        data_ndim = x.shape.rank - 1
+    if not 1 <= data_ndim < rank:
         raise ValueError(
-            f"{x_name} must have a batch axis and at least one data axis; got shape {x.shape}."
+            f"data_ndim={data_ndim} must be at least 1 and leave a batch axis; "
+            f"the tensor has shape {tensor.shape}."
         )
-    if not x.shape.is_compatible_with(other.shape):
-        raise ValueError(
-            f"{x_name} has shape {x.shape} but {other_name} has shape {other.shape}; "
-            "they must match."
-        )
-    if not x.dtype.is_floating:
-        raise ValueError(f"{x_name} has dtype {x.dtype.name}; expected a float tensor.")
-    if not other.dtype.is_floating:
-        raise ValueError(f"{other_name} has dtype {other.dtype.name}; expected a float tensor.")
-    if tf.executing_eagerly():
-        for tensor, name in ((x, x_name), (other, other_name)):
-            if not bool(tf.reduce_all(tf.math.is_finite(tensor))):
-                raise ValueError(f"{name} contains NaN or infinite values.")
+    return tf.reduce_sum(tensor, axis=list(range(rank - data_ndim, rank)))
 
 
-def _check_unit_interval(x: tf.Tensor, name: str) -> None:
-    if tf.executing_eagerly():
-        low, high = float(tf.reduce_min(x)), float(tf.reduce_max(x))
-        if low < 0.0 or high > 1.0:
-            raise ValueError(
-                f"{name} has values in [{low:g}, {high:g}]; the Bernoulli (cross-entropy) "
-                "loss needs targets in [0, 1]."
-            )
-
-
-def bernoulli_reconstruction_loss(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+def bernoulli_reconstruction_loss(
+    x: tf.Tensor, logits: tf.Tensor, data_ndim: int | None = None
+) -> tf.Tensor:
     """Sigmoid cross-entropy between targets and decoder logits, summed per example.
 
     Args:
         x: Targets in ``[0, 1]``, shape ``(batch, ...)``.
-        logits: Decoder outputs before the sigmoid, same shape as ``x``.
+        logits: Decoder outputs before the sigmoid, the shape of ``x`` or with extra
+            leading axes (e.g. ``(k, batch, ...)`` for ``k`` codes per image).
+        data_ndim: Number of trailing data axes summed over; ``None`` sums all axes of
+            ``x`` but the first.
 
     Returns:
-        Negative log-likelihood of each example in nats, shape ``(batch,)``.
+        Negative log-likelihood of each example in nats, shape ``(batch,)`` (or the
+        leading axes of ``logits``, e.g. ``(k, batch)``).
 
     Raises:
         ValueError: On mismatched shapes, non-float dtypes, NaN or infinity, or (when
@@ -110,19 +115,22 @@ def bernoulli_reconstruction_loss(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """
     x = tf.convert_to_tensor(x)
     logits = tf.convert_to_tensor(logits)
-    _check_pair(x, logits, "x", "logits")
-    _check_unit_interval(x, "x")
-    x = tf.cast(x, logits.dtype)
-    per_pixel = tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
-    return tf.reduce_sum(_flatten_per_example(per_pixel), axis=1)
+    check_tensor_pair(x, logits, "x", "logits")
+    check_unit_interval(x, "x")
+    labels = tf.cast(x, logits.dtype) + tf.zeros_like(logits)  # broadcast to logits' shape
+    per_pixel = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    return _sum_data_axes(per_pixel, data_ndim, x)
 
 
-def squared_error(x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
+def squared_error(x: tf.Tensor, x_hat: tf.Tensor, data_ndim: int | None = None) -> tf.Tensor:
     """Squared error summed over each example's pixels.
 
     Args:
         x: Targets, shape ``(batch, ...)``.
-        x_hat: Reconstructions (pixel values, not logits), same shape as ``x``.
+        x_hat: Reconstructions (pixel values, not logits), the shape of ``x`` or with
+            extra leading axes.
+        data_ndim: Number of trailing data axes summed over; ``None`` sums all axes of
+            ``x`` but the first.
 
     Returns:
         ``sum((x - x_hat) ** 2)`` per example, shape ``(batch,)``.
@@ -132,12 +140,12 @@ def squared_error(x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
     """
     x = tf.convert_to_tensor(x)
     x_hat = tf.convert_to_tensor(x_hat)
-    _check_pair(x, x_hat, "x", "x_hat")
+    check_tensor_pair(x, x_hat, "x", "x_hat")
     difference = tf.cast(x, x_hat.dtype) - x_hat
-    return tf.reduce_sum(_flatten_per_example(tf.square(difference)), axis=1)
+    return _sum_data_axes(tf.square(difference), data_ndim, x)
 
 
-def bernoulli_entropy(x: tf.Tensor) -> tf.Tensor:
+def bernoulli_entropy(x: tf.Tensor, data_ndim: int | None = None) -> tf.Tensor:
     """Entropy of independent Bernoulli pixels with means ``x``, summed per example.
 
     This is the smallest value :func:`bernoulli_reconstruction_loss` can take for the
@@ -146,29 +154,59 @@ def bernoulli_entropy(x: tf.Tensor) -> tf.Tensor:
 
     Args:
         x: Pixel intensities in ``[0, 1]``, shape ``(batch, ...)``.
+        data_ndim: Number of trailing data axes summed over; ``None`` sums all axes of
+            ``x`` but the first.
 
     Returns:
         Entropy of each example in nats, shape ``(batch,)``; zero for binary images.
     """
     x = tf.convert_to_tensor(x)
-    _check_pair(x, x, "x", "x")
-    _check_unit_interval(x, "x")
+    check_tensor_pair(x, x, "x", "x")
+    check_unit_interval(x, "x")
     # x log x is taken as 0 at x = 0, its limit.
     inside = x * tf.math.log(tf.where(x > 0, x, 1.0))
     outside = (1.0 - x) * tf.math.log(tf.where(x < 1, 1.0 - x, 1.0))
-    return -tf.reduce_sum(_flatten_per_example(inside + outside), axis=1)
+    return -_sum_data_axes(inside + outside, data_ndim, x)
 
 
-def bernoulli_log_likelihood(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+def bernoulli_log_likelihood(
+    x: tf.Tensor, logits: tf.Tensor, data_ndim: int | None = None
+) -> tf.Tensor:
     """``log p(x | logits)`` of independent Bernoulli pixels, summed per example.
 
     The negative of :func:`bernoulli_reconstruction_loss`, with the same checks.
     """
-    return -bernoulli_reconstruction_loss(x, logits)
+    return -bernoulli_reconstruction_loss(x, logits, data_ndim)
 
 
-def gaussian_log_density(x: tf.Tensor, mean: tf.Tensor, log_var: tf.Tensor) -> tf.Tensor:
-    r"""Log density of a diagonal Gaussian, summed over all but the batch axis.
+def bernoulli_kl(rho: float | tf.Tensor, rho_hat: tf.Tensor) -> tf.Tensor:
+    r"""KL divergence :math:`D_{KL}(\mathrm{Bernoulli}(\rho) \,\|\, \mathrm{Bernoulli}(\hat\rho))`.
+
+    Elementwise, no reduction: the sparsity penalty of chapter 3's sparse autoencoder
+    sums it over code units.
+
+    .. math:: \rho \log\frac{\rho}{\hat\rho} + (1 - \rho)\log\frac{1 - \rho}{1 - \hat\rho}
+
+    Args:
+        rho: The target rate, in ``(0, 1)``.
+        rho_hat: Observed rates, any shape, in ``(0, 1)``; clipped to
+            ``[1e-7, 1 - 1e-7]`` so that a dead or saturated unit gives a large finite
+            value instead of infinity.
+
+    Returns:
+        The divergence of each entry of ``rho_hat``, in nats.
+    """
+    rho_hat = tf.clip_by_value(tf.convert_to_tensor(rho_hat), 1e-7, 1.0 - 1e-7)
+    rho = _cast_parameter(rho, rho_hat.dtype)
+    return rho * tf.math.log(rho / rho_hat) + (1.0 - rho) * tf.math.log(
+        (1.0 - rho) / (1.0 - rho_hat)
+    )
+
+
+def gaussian_log_density(
+    x: tf.Tensor, mean: tf.Tensor, log_var: tf.Tensor, data_ndim: int | None = None
+) -> tf.Tensor:
+    r"""Log density of a diagonal Gaussian, summed over the data axes.
 
     .. math:: \log \mathcal N(x; \mu, \operatorname{diag}\sigma^2)
               = -\tfrac12 \sum_i \big[\log 2\pi + \log\sigma_i^2
@@ -179,19 +217,23 @@ def gaussian_log_density(x: tf.Tensor, mean: tf.Tensor, log_var: tf.Tensor) -> t
         mean: Means, broadcastable to ``x``.
         log_var: Log-variances (not variances: exponentiating inside keeps the
             variance positive and the gradient stable), broadcastable to ``x``.
+        data_ndim: Number of trailing axes summed over (1 for codes of shape
+            ``(k, batch, latent_dim)``); ``None`` sums all axes but the first.
 
     Returns:
-        Shape ``(batch,)``.
+        Shape ``(batch,)``, or the leading axes, e.g. ``(k, batch)``.
     """
     x = tf.convert_to_tensor(x)
-    mean = tf.cast(mean, x.dtype)
-    log_var = tf.cast(log_var, x.dtype)
+    mean = _cast_parameter(mean, x.dtype)
+    log_var = _cast_parameter(log_var, x.dtype)
     per_dim = LOG_2PI + log_var + tf.square(x - mean) * tf.exp(-log_var)
-    per_dim = per_dim + tf.zeros_like(x)  # Broadcast to x's shape before flattening.
-    return -0.5 * tf.reduce_sum(_flatten_per_example(per_dim), axis=1)
+    per_dim = per_dim + tf.zeros_like(x)  # Broadcast to x's shape before summing.
+    return -0.5 * _sum_data_axes(per_dim, data_ndim, x)
 
 
-def gaussian_reconstruction_loss(x: tf.Tensor, mean: tf.Tensor, log_var: tf.Tensor) -> tf.Tensor:
+def gaussian_reconstruction_loss(
+    x: tf.Tensor, mean: tf.Tensor, log_var: tf.Tensor, data_ndim: int | None = None
+) -> tf.Tensor:
     """Negative log-likelihood of ``x`` under a Gaussian decoder, summed per example.
 
     With a fixed variance this is the squared error scaled by ``1 / (2 sigma^2)`` plus a
@@ -199,16 +241,22 @@ def gaussian_reconstruction_loss(x: tf.Tensor, mean: tf.Tensor, log_var: tf.Tens
 
     Args:
         x: Targets, shape ``(batch, ...)``.
-        mean: The decoder's means, same shape as ``x``.
+        mean: The decoder's means, the shape of ``x`` or with extra leading axes.
         log_var: Log-variance of each pixel, broadcastable to ``x`` (often a scalar).
+        data_ndim: Number of trailing data axes summed over; ``None`` sums all axes of
+            ``x`` but the first.
 
     Returns:
-        Shape ``(batch,)``, in nats.
+        Shape ``(batch,)`` (or the leading axes of ``mean``), in nats.
     """
     x = tf.convert_to_tensor(x)
     mean = tf.convert_to_tensor(mean)
-    _check_pair(x, mean, "x", "mean")
-    return -gaussian_log_density(x, mean, log_var)
+    check_tensor_pair(x, mean, "x", "mean")
+    if data_ndim is None:
+        data_ndim = x.shape.rank - 1  # x's axes but the batch axis
+    return -gaussian_log_density(
+        tf.cast(x, mean.dtype) + tf.zeros_like(mean), mean, log_var, data_ndim
+    )
 
 
 def diagonal_gaussian_kl(
@@ -231,9 +279,9 @@ def diagonal_gaussian_kl(
     """
     mean_q = tf.convert_to_tensor(mean_q)
     log_var_q = tf.convert_to_tensor(log_var_q)
-    _check_pair(mean_q, log_var_q, "mean_q", "log_var_q")
-    mean_p = tf.cast(mean_p, mean_q.dtype)
-    log_var_p = tf.cast(log_var_p, mean_q.dtype)
+    check_tensor_pair(mean_q, log_var_q, "mean_q", "log_var_q")
+    mean_p = _cast_parameter(mean_p, mean_q.dtype)
+    log_var_p = _cast_parameter(log_var_p, mean_q.dtype)
     per_dim = (
         log_var_p
         - log_var_q
@@ -260,7 +308,7 @@ def gaussian_kl(z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
     """
     z_mean = tf.convert_to_tensor(z_mean)
     z_log_var = tf.convert_to_tensor(z_log_var)
-    _check_pair(z_mean, z_log_var, "z_mean", "z_log_var")
+    check_tensor_pair(z_mean, z_log_var, "z_mean", "z_log_var")
     return 0.5 * tf.reduce_sum(tf.square(z_mean) + tf.exp(z_log_var) - 1.0 - z_log_var, axis=-1)
 
 

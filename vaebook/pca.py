@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vaebook.data import check_images
-from vaebook.models.common import check_positive_int
+from vaebook.checks import as_images, check_positive_int
 
 __all__ = ["PCA"]
 
@@ -46,8 +45,7 @@ class PCA:
 
         Computed in float64, so the result does not depend on float32 round-off.
         """
-        x = np.asarray(x)
-        check_images(x, "x")
+        x = as_images(x, "x")
         flat = x.reshape(len(x), -1).astype(np.float64)  # (n, pixels)
         if self.num_components > min(flat.shape):
             raise ValueError(
@@ -66,11 +64,7 @@ class PCA:
     def _check_fitted(self, x: np.ndarray, name: str) -> np.ndarray:
         if self.components is None:
             raise RuntimeError("Call fit() before encoding or decoding.")
-        x = np.asarray(x, dtype=np.float64)
-        if x.shape[1:] != self._image_shape:
-            wanted = ", ".join(map(str, self._image_shape))
-            raise ValueError(f"{name} has shape {x.shape}; expected (batch, {wanted}).")
-        return x
+        return as_images(x, name, image_shape=self._image_shape).astype(np.float64)
 
     def _num(self, num_components: int | None) -> int:
         if num_components is None:

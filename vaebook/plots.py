@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from vaebook.checks import check_labels
+
 __all__ = [
     "image_grid",
     "image_rows",
@@ -238,11 +240,13 @@ def latent_scatter(
         The Figure.
     """
     codes = np.asarray(codes)
-    labels = np.asarray(labels)
     if codes.ndim != 2 or codes.shape[1] != 2:
         raise ValueError(f"codes must have shape (n, 2); got {codes.shape}.")
-    if labels.shape != (len(codes),):
-        raise ValueError(f"labels must have shape ({len(codes)},); got {labels.shape}.")
+    labels = check_labels(
+        labels,
+        length=len(codes),
+        num_classes=len(class_names) if class_names is not None else None,
+    )
     figure, axis = plt.subplots(figsize=(6.5, 5.5))
     colours = plt.get_cmap("tab10")
     for label in np.unique(labels):

@@ -9,29 +9,42 @@ package version of that loop. It differs only in speed and care:
   message naming the epoch and step, instead of carrying on with garbage;
 * shuffling, initialisation and dropout are seeded, so a run is repeatable.
 
-Any model with a method ``per_example_losses(x, training) -> dict`` whose ``"loss"``
-entry has shape ``(batch,)`` can be trained; the batch mean of that entry is minimised.
+Any model that satisfies the protocol :class:`vaebook.checks.Trainable` can be trained:
+it needs a method ``per_example_losses(x, training) -> dict`` whose ``"loss"`` entry
+has shape ``(batch,)``; the batch mean of that entry is minimised.
 A model that needs more than one gradient step per batch (the adversarial autoencoder
 of chapter 3) defines ``apply_update(x, optimizer) -> dict`` instead, and lists its
 own optimisers in ``phase_optimizers`` so that checkpoints include their states.
+Checkpoints live in :mod:`vaebook.checkpoint`; the loss of a whole dataset in
+:func:`vaebook.evaluate.evaluate_losses`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from vaebook.data import check_images
+from vaebook.checkpoint import (
+    CHECKPOINT_FILE,
+    check_checkpoint_dir,
+    load_checkpoint,
+    save_checkpoint,
+)
+from vaebook.checks import (
+    as_images,
+    check_non_negative_int,
+    check_positive,
+    check_positive_int,
+    check_trainable,
+)
+from vaebook.evaluate import evaluate_losses
 from vaebook.rng import uniform as random_uniform
 
 __all__ = [
@@ -39,11 +52,10 @@ __all__ = [
     "History",
     "TrainingDivergedError",
     "epochs_for",
-    "evaluate_losses",
     "is_quick",
-    "load_checkpoint",
+    "DEFAULT_STEPS_PER_CALL",
+    "make_train_block",
     "make_train_step",
-    "save_checkpoint",
     "set_seed",
     "train",
 ]
@@ -73,8 +85,8 @@ def epochs_for(full: int, quick: int = 2) -> int:
     Returns:
         The number of epochs to train for.
     """
-    if full < 1 or quick < 1:
-        raise ValueError(f"epoch counts must be positive; got full={full}, quick={quick}.")
+    full = check_positive_int(full, "full")
+    quick = check_positive_int(quick, "quick")
     return quick if is_quick() else full
 
 
@@ -84,9 +96,7 @@ def set_seed(seed: int) -> None:
     Args:
         seed: Any non-negative integer.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(check_non_negative_int(seed, "seed"))
 
 
 @dataclass
@@ -120,59 +130,16 @@ class History:
         return self.history[name][-1]
 
 
-def _check_image_shape(model: keras.Model, shape: Sequence[int], name: str) -> None:
-    """Checks the data's image shape against the model's, before anything is traced."""
-    image_shape = getattr(model, "image_shape", None)
-    if image_shape is not None and tuple(shape[1:]) != tuple(image_shape):
-        wanted = ", ".join(map(str, image_shape))
-        raise ValueError(
-            f"{name} has shape {tuple(shape)} but {type(model).__name__} expects images of "
-            f"shape (batch, {wanted})."
-        )
-
-
-def _check_trainable(model: keras.Model) -> None:
-    if not callable(getattr(model, "per_example_losses", None)):
-        raise TypeError(
-            f"{type(model).__name__} has no per_example_losses(x, training) method; "
-            "train() needs one returning a dict with a per-example 'loss'."
-        )
-
-
-def make_train_step(
+def _step_function(
     model: keras.Model,
     optimizer: keras.optimizers.Optimizer,
-    jit_compile: bool = True,
-    binarize: bool = False,
-    seed: int = 0,
+    binarize: bool,
+    noise: keras.random.SeedGenerator,
 ) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
-    """Builds the compiled training step ``step(x_all, indices) -> batch means``.
-
-    The step gathers the batch ``x_all[indices]`` on the device, computes the loss,
-    differentiates it and applies one optimiser update.
-
-    Args:
-        model: A model with ``per_example_losses``.
-        optimizer: A Keras optimiser.
-        jit_compile: Whether to compile the step with XLA.
-        binarize: Whether to binarise each batch dynamically: every time an image is
-            drawn, each pixel is set to 1 with probability equal to its intensity
-            (the standard training protocol for binarised MNIST).
-        seed: Seed of the binarisation noise.
-
-    Returns:
-        The compiled step.
-    """
-    _check_trainable(model)
-    if not model.trainable_variables:
-        raise ValueError(f"{type(model).__name__} has no trainable variables; build it first.")
-    optimizer.build(model.trainable_variables)
-    noise = keras.random.SeedGenerator(seed)
-
+    """The body of one training step, shared by the one-step and the block functions."""
     apply_update = getattr(model, "apply_update", None)
 
-    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-    def train_step(x_all: tf.Tensor, indices: tf.Tensor) -> dict[str, tf.Tensor]:
+    def one_step(x_all: tf.Tensor, indices: tf.Tensor) -> dict[str, tf.Tensor]:
         x = tf.gather(x_all, indices)  # (batch, *image_shape)
         if binarize:
             x = tf.cast(random_uniform(tf.shape(x), noise) < x, x.dtype)
@@ -188,150 +155,106 @@ def make_train_step(
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return {name: tf.reduce_mean(value) for name, value in losses.items()}
 
+    return one_step
+
+
+def _prepare(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, seed: int
+) -> keras.random.SeedGenerator:
+    check_trainable(model)
+    if not model.trainable_variables:
+        raise ValueError(f"{type(model).__name__} has no trainable variables; build it first.")
+    optimizer.build(model.trainable_variables)
+    return keras.random.SeedGenerator(check_non_negative_int(seed, "seed"))
+
+
+def make_train_step(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    jit_compile: bool = True,
+    binarize: bool = False,
+    seed: int = 0,
+) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
+    """Builds the compiled training step ``step(x_all, indices) -> batch means``.
+
+    The step gathers the batch ``x_all[indices]`` on the device, computes the loss,
+    differentiates it and applies one optimiser update. Chapter 2 checks it against
+    the step written by hand; :func:`train` runs the same step in blocks
+    (:func:`make_train_block`).
+
+    Args:
+        model: A model satisfying :class:`vaebook.checks.Trainable`.
+        optimizer: A Keras optimiser.
+        jit_compile: Whether to compile the step with XLA.
+        binarize: Whether to binarise each batch dynamically: every time an image is
+            drawn, each pixel is set to 1 with probability equal to its intensity
+            (the standard training protocol for binarised MNIST).
+        seed: Seed of the binarisation noise.
+
+    Returns:
+        The compiled step; its ``noise`` attribute is the noise generator.
+    """
+    noise = _prepare(model, optimizer, seed)
+    train_step = tf.function(
+        _step_function(model, optimizer, binarize, noise),
+        jit_compile=jit_compile,
+        reduce_retracing=True,
+    )
     train_step.noise = noise  # Its state is part of a checkpoint.
     return train_step
 
 
-CHECKPOINT_FILE = "checkpoint.npz"
-
-
-def _optimizer_variables(
-    model: keras.Model, optimizer: keras.optimizers.Optimizer
-) -> list[keras.Variable]:
-    """The states of ``optimizer`` and of the model's own phase optimisers, if any."""
-    variables = list(optimizer.variables)
-    for phase_optimizer in getattr(model, "phase_optimizers", ()):
-        variables += phase_optimizer.variables
-    return variables
-
-
-def save_checkpoint(
-    folder: str | os.PathLike,
+def make_train_block(
     model: keras.Model,
     optimizer: keras.optimizers.Optimizer,
-    noise: keras.random.SeedGenerator,
-    rng: np.random.Generator,
-    history: History,
-) -> Path:
-    """Writes everything needed to resume training after the last completed epoch.
+    jit_compile: bool = True,
+    binarize: bool = False,
+    seed: int = 0,
+) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
+    """Builds ``block(x_all, indices) -> per-step batch means`` for many steps per call.
 
-    Weights (trainable and not, including the model's sampling seed), the optimiser's
-    state, the binarisation noise state, the shuffling generator's state and the history
-    go into one ``.npz`` file, written to a temporary name and then renamed, so an
-    interruption never leaves a half-written checkpoint.
-
-    Returns:
-        The checkpoint's path.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {
-        "epoch": history.epochs,
-        "rng": rng.bit_generator.state,
-        "history": history.history,
-        "epoch_seconds": history.epoch_seconds,
-        "examples_per_second": history.examples_per_second,
-        "model": type(model).__name__,
-        "shapes": [list(v.shape) for v in model.variables],
-    }
-    # model.variables, unlike model.weights, includes the states of its seed generators.
-    arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.variables)}
-    arrays |= {
-        f"optimizer_{i}": np.asarray(v)
-        for i, v in enumerate(_optimizer_variables(model, optimizer))
-    }
-    arrays["noise"] = np.asarray(noise.state)
-    arrays["state"] = np.array(json.dumps(state))
-    path = folder / CHECKPOINT_FILE
-    temporary = folder / (CHECKPOINT_FILE + ".tmp.npz")
-    np.savez(temporary, **arrays)
-    os.replace(temporary, path)
-    return path
-
-
-def load_checkpoint(
-    path: str | os.PathLike,
-    model: keras.Model,
-    optimizer: keras.optimizers.Optimizer,
-    noise: keras.random.SeedGenerator,
-) -> tuple[History, dict]:
-    """Restores a checkpoint written by :func:`save_checkpoint` into built objects.
-
-    Returns:
-        The history so far and the shuffling generator's state.
-
-    Raises:
-        ValueError: If the file is unreadable or was written for another model.
-    """
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-        state = json.loads(str(arrays["state"]))
-    except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"{path} is not a readable vaebook checkpoint ({error}).") from error
-    shapes = [list(v.shape) for v in model.variables]
-    if state["model"] != type(model).__name__ or state["shapes"] != shapes:
-        raise ValueError(
-            f"{path} was written for a {state['model']} with weight shapes {state['shapes']}, "
-            f"not for this {type(model).__name__} ({shapes}); use another checkpoint_dir."
-        )
-    for i, variable in enumerate(model.variables):
-        variable.assign(arrays[f"model_{i}"])
-    for i, variable in enumerate(_optimizer_variables(model, optimizer)):
-        variable.assign(arrays[f"optimizer_{i}"])
-    noise.state.assign(arrays["noise"])
-    history = History(
-        history={name: list(values) for name, values in state["history"].items()},
-        epoch_seconds=list(state["epoch_seconds"]),
-        examples_per_second=list(state["examples_per_second"]),
-    )
-    return history, state["rng"]
-
-
-def evaluate_losses(
-    model: keras.Model, x: np.ndarray | tf.Tensor, batch_size: int = 1000
-) -> dict[str, float]:
-    """Averages the model's per-example losses over a whole dataset, in batches.
+    ``indices`` has shape ``(steps, batch)``: row ``s`` holds the batch of step ``s``.
+    One call runs all the steps in a loop *inside* one compiled function, so Python and
+    the runtime are entered once per block instead of once per step. For small models
+    that per-call cost dominates (a few hundred microseconds, against a step that can
+    take less), which is why :func:`train` runs blocks. Each step is exactly
+    :func:`make_train_step`'s.
 
     Args:
-        model: A model with ``per_example_losses``.
-        x: The examples, for instance the test images.
-        batch_size: Examples per batch (memory only; the result does not depend on it).
+        model: A model satisfying :class:`vaebook.checks.Trainable`.
+        optimizer: A Keras optimiser.
+        jit_compile: Whether to compile the block with XLA.
+        binarize: Whether to binarise each batch dynamically.
+        seed: Seed of the binarisation noise.
 
     Returns:
-        The mean of each entry of ``per_example_losses`` over all of ``x``.
+        The compiled block function, returning for each loss name a ``(steps,)`` tensor
+        of batch means; its ``noise`` attribute is the noise generator.
     """
-    _check_trainable(model)
-    x = np.asarray(x) if not isinstance(x, tf.Tensor) else x
-    if int(x.shape[0]) == 0:
-        raise ValueError(f"x is empty (shape {tuple(x.shape)}); nothing to evaluate.")
-    _check_image_shape(model, x.shape, "x")
-    x = tf.convert_to_tensor(x)
-    step = _eval_step(model)
-    totals: dict[str, float] = {}
-    count = int(x.shape[0])
-    for start in range(0, count, batch_size):
-        sums = step(x[start : start + batch_size])
-        for name, value in sums.items():
-            totals[name] = totals.get(name, 0.0) + float(value)
-    return {name: total / count for name, total in totals.items()}
+    noise = _prepare(model, optimizer, seed)
+    one_step = _step_function(model, optimizer, binarize, noise)
+
+    def block(x_all: tf.Tensor, indices: tf.Tensor) -> dict[str, tf.Tensor]:
+        steps = tf.shape(indices)[0]
+        first = one_step(x_all, indices[0])  # Also fixes the loss names and dtypes.
+        arrays = {
+            name: tf.TensorArray(value.dtype, size=steps).write(0, value)
+            for name, value in first.items()
+        }
+        for s in tf.range(1, steps):
+            means = one_step(x_all, indices[s])
+            arrays = {name: arrays[name].write(s, means[name]) for name in arrays}
+        return {name: array.stack() for name, array in arrays.items()}  # each (steps,)
+
+    train_block = tf.function(block, jit_compile=jit_compile, reduce_retracing=True)
+    train_block.noise = noise
+    return train_block
 
 
-# One compiled evaluation function per model, so that it is traced once.
-_EVAL_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _eval_step(model: keras.Model) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
-    step = _EVAL_STEPS.get(model)
-    if step is None:
-
-        @tf.function(jit_compile=True, reduce_retracing=True)
-        def step(x: tf.Tensor) -> dict[str, tf.Tensor]:
-            losses = model.per_example_losses(x, training=False)
-            return {name: tf.reduce_sum(value) for name, value in losses.items()}
-
-        _EVAL_STEPS[model] = step
-    return step
+#: Steps per compiled call when :func:`train`'s ``steps_per_call`` is not given and no
+#: progress bar is shown: enough to make the per-call cost negligible for the course's
+#: models, few enough that a block of the largest stays short.
+DEFAULT_STEPS_PER_CALL = 100
 
 
 def _describe_divergence(name: str, step_losses: np.ndarray, epoch: int) -> str:
@@ -362,6 +285,7 @@ def train(
     jit_compile: bool = True,
     binarize: bool = False,
     checkpoint_dir: str | os.PathLike | None = None,
+    steps_per_call: int | None = None,
 ) -> History:
     """Trains ``model`` by minibatch gradient descent on ``per_example_losses``.
 
@@ -387,6 +311,11 @@ def train(
             if one is already there, training *resumes* from it (same weights,
             optimiser state, shuffling order and noise as an uninterrupted run), so
             ``epochs`` is the total, not the number still to run.
+        steps_per_call: Training steps run inside one compiled call
+            (:func:`make_train_block`). ``None`` chooses: ``DEFAULT_STEPS_PER_CALL``, or
+            about a twentieth of an epoch when ``verbose=2`` shows a progress bar. The
+            result does not depend on it: the steps, their batches and their noise are
+            the same whatever the blocking (tested).
 
     Returns:
         A :class:`History` of per-epoch means.
@@ -395,32 +324,50 @@ def train(
         ValueError: If the data or the arguments are invalid.
         TrainingDivergedError: If the loss becomes NaN or infinite.
     """
-    _check_trainable(model)
-    x_train = np.asarray(x_train)
-    check_images(x_train, "x_train")
-    _check_image_shape(model, x_train.shape, "x_train")
+    check_trainable(model)
+    image_shape = getattr(model, "image_shape", None)
+    x_train = as_images(x_train, "x_train", image_shape=image_shape)
     if x_val is not None:
-        x_val = np.asarray(x_val)
-        check_images(x_val, "x_val", image_shape=x_train.shape[1:])
-    epochs = int(epochs)
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1; got {epochs}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+        x_val = as_images(x_val, "x_val", image_shape=x_train.shape[1:])
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    log_every = check_positive_int(log_every, "log_every")
+    seed = check_non_negative_int(seed, "seed")
     if optimizer is None:
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive; got {learning_rate!r}.")
-        optimizer = keras.optimizers.Adam(learning_rate)
+        optimizer = keras.optimizers.Adam(check_positive(learning_rate, "learning_rate"))
+    if checkpoint_dir is not None:
+        checkpoint_dir = check_checkpoint_dir(checkpoint_dir)
 
-    step = make_train_step(model, optimizer, jit_compile=jit_compile, binarize=binarize, seed=seed)
+    step = make_train_block(model, optimizer, jit_compile=jit_compile, binarize=binarize, seed=seed)
     x_all = tf.convert_to_tensor(x_train, dtype=tf.float32)  # (n, *image_shape), once.
     num_examples = x_train.shape[0]
     num_steps = math.ceil(num_examples / batch_size)
+    full_steps = num_examples // batch_size  # steps with a full batch
+    if steps_per_call is None:
+        steps_per_call = max(1, full_steps // 20) if verbose >= 2 else DEFAULT_STEPS_PER_CALL
+    steps_per_call = check_positive_int(steps_per_call, "steps_per_call")
     rng = np.random.default_rng(seed)
     history = History()
-    if checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file():
-        history, rng_state = load_checkpoint(
-            Path(checkpoint_dir) / CHECKPOINT_FILE, model, optimizer, step.noise
+    # What else decides the run's result, recorded in checkpoints and compared on resuming.
+    settings = {
+        "batch_size": batch_size,
+        "seed": seed,
+        "binarize": bool(binarize),
+        "num_examples": int(num_examples),
+    }
+    if checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT_FILE).is_file():
+        state, rng_state = load_checkpoint(
+            checkpoint_dir / CHECKPOINT_FILE,
+            model,
+            optimizer,
+            step.noise,
+            settings=settings,
+            max_epochs=epochs,
+        )
+        history = History(
+            history={name: list(values) for name, values in state["history"].items()},
+            epoch_seconds=list(state["epoch_seconds"]),
+            examples_per_second=list(state["examples_per_second"]),
         )
         rng.bit_generator.state = rng_state
         if verbose >= 1:
@@ -430,16 +377,29 @@ def train(
         start = time.perf_counter()
         order = rng.permutation(num_examples).astype(np.int32)
         bar = keras.utils.Progbar(num_steps) if verbose >= 2 else None
-        step_means: list[dict[str, tf.Tensor]] = []
-        for index in range(num_steps):
-            indices = order[index * batch_size : (index + 1) * batch_size]
-            step_means.append(step(x_all, tf.constant(indices)))
+        # Full batches in blocks of steps_per_call steps, then the smaller last batch.
+        blocks = [
+            order[
+                start * batch_size : min(start + steps_per_call, full_steps) * batch_size
+            ].reshape(-1, batch_size)
+            for start in range(0, full_steps, steps_per_call)
+        ]
+        if full_steps < num_steps:
+            blocks.append(order[full_steps * batch_size :][None])  # (1, remainder)
+        block_means: list[dict[str, tf.Tensor]] = []
+        done = 0
+        for block in blocks:
+            block_means.append(step(x_all, tf.constant(block)))
+            done += len(block)
             if bar is not None:
-                bar.update(index + 1)
-        # One transfer per epoch: the per-step losses, checked for NaN and averaged
+                bar.update(done)
+        # One transfer per block: the per-step losses, checked for NaN and averaged
         # with weights equal to the batch sizes.
-        names = list(step_means[0])
-        values = {name: np.array([float(m[name]) for m in step_means]) for name in names}
+        names = list(block_means[0])
+        values = {
+            name: np.concatenate([np.asarray(means[name], np.float64) for means in block_means])
+            for name in names
+        }
         for name in names:
             if not np.all(np.isfinite(values[name])):
                 raise TrainingDivergedError(_describe_divergence(name, values[name], epoch))
@@ -452,7 +412,15 @@ def train(
         seconds = time.perf_counter() - start
         history.append(logs, seconds, num_examples)
         if checkpoint_dir is not None:
-            save_checkpoint(checkpoint_dir, model, optimizer, step.noise, rng, history)
+            save_checkpoint(
+                checkpoint_dir,
+                model,
+                optimizer,
+                step.noise,
+                rng.bit_generator.state,
+                history,
+                settings=settings,
+            )
         for callback in callbacks:
             callback(epoch, logs)
         if verbose >= 1 and (epoch % log_every == 0 or epoch == epochs):

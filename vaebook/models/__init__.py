@@ -1,11 +1,16 @@
-"""Model families: the autoencoder (chapters 1-2), its variants (chapter 3), the VAE (4-5)."""
+"""Model families: the autoencoder (chapters 1-2), its variants (chapter 3), the VAE (4-5).
+
+Models import only the pure layers below them (:mod:`vaebook.checks`,
+:mod:`vaebook.losses`, :mod:`vaebook.rng`); they never import the training loop or the
+metrics. What :func:`vaebook.train.train` needs of a model is written down once, as
+:class:`vaebook.train.Trainable`.
+"""
 
 from vaebook.models.adversarial import AdversarialAutoencoder
 from vaebook.models.autoencoder import Autoencoder
 from vaebook.models.denoising import DenoisingAutoencoder, corrupt
 from vaebook.models.saving import load_model
-from vaebook.models.sparse import SparseAutoencoder, sparsity_statistics
-from vaebook.models.stacked import greedy_pretrain, layer_pairs
+from vaebook.models.sparse import SparseAutoencoder
 from vaebook.models.vae import VAE
 
 __all__ = [
@@ -15,8 +20,5 @@ __all__ = [
     "DenoisingAutoencoder",
     "SparseAutoencoder",
     "corrupt",
-    "greedy_pretrain",
-    "layer_pairs",
     "load_model",
-    "sparsity_statistics",
 ]

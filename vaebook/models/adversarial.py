@@ -25,16 +25,17 @@ import keras
 import tensorflow as tf
 
 from vaebook import rng
+from vaebook.checks import check_positive, check_positive_int, check_units
+from vaebook.losses import bernoulli_reconstruction_loss
 from vaebook.models.autoencoder import Autoencoder
-from vaebook.models.common import check_units, dense_stack
+from vaebook.models.common import dense_stack
 
 __all__ = ["AdversarialAutoencoder"]
 
 
 def _binary_cross_entropy(logits: tf.Tensor, label: float) -> tf.Tensor:
     """Cross-entropy of discriminator logits ``(batch, 1)`` against a constant label."""
-    labels = tf.fill(tf.shape(logits), tf.constant(label, logits.dtype))
-    return tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits), axis=1)
+    return bernoulli_reconstruction_loss(tf.fill(tf.shape(logits), label), logits)
 
 
 @keras.saving.register_keras_serializable(package="vaebook")
@@ -67,14 +68,10 @@ class AdversarialAutoencoder(Autoencoder):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if not (
-            isinstance(adversarial_learning_rate, (int, float)) and adversarial_learning_rate > 0
-        ):
-            raise ValueError(
-                f"adversarial_learning_rate must be positive; got {adversarial_learning_rate!r}."
-            )
         self.discriminator_units = check_units(discriminator_units, "discriminator_units")
-        self.adversarial_learning_rate = float(adversarial_learning_rate)
+        self.adversarial_learning_rate = check_positive(
+            adversarial_learning_rate, "adversarial_learning_rate"
+        )
         self.seed = seed
         super().__init__(latent_dim=latent_dim, **kwargs)
 
@@ -171,6 +168,7 @@ class AdversarialAutoencoder(Autoencoder):
 
     def generate(self, num_images: int, seed: int = 0) -> tf.Tensor:
         """Decodes ``num_images`` codes drawn from the prior, pixels in ``[0, 1]``."""
+        num_images = check_positive_int(num_images, "num_images")
         z = rng.normal((num_images, self.latent_dim), seed)
         return tf.sigmoid(self.decode(z))
 

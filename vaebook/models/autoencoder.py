@@ -14,8 +14,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from vaebook.checks import as_model_input, check_choice
 from vaebook.losses import bernoulli_reconstruction_loss, squared_error
-from vaebook.models.common import DenseEncoderDecoder, check_model_input
+from vaebook.models.common import DenseEncoderDecoder
 
 __all__ = ["Autoencoder"]
 
@@ -63,10 +64,7 @@ class Autoencoder(DenseEncoderDecoder):
         dropout: float = 0.0,
         **kwargs: Any,
     ) -> None:
-        if reconstruction not in RECONSTRUCTIONS:
-            raise ValueError(
-                f"reconstruction must be one of {RECONSTRUCTIONS}; got {reconstruction!r}."
-            )
+        check_choice(reconstruction, RECONSTRUCTIONS, "reconstruction")
         super().__init__(
             latent_dim,
             encoder_units,
@@ -86,12 +84,12 @@ class Autoencoder(DenseEncoderDecoder):
 
     def encode(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Maps images ``(batch, *image_shape)`` to codes ``(batch, latent_dim)``."""
-        x = check_model_input(x, self.image_shape)
+        x = as_model_input(x, self.image_shape)
         return self.encoder(x, training=training)
 
     def decode(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Maps codes ``(batch, latent_dim)`` to logits ``(batch, *image_shape)``."""
-        z = check_model_input(z, (self.latent_dim,), name="z")
+        z = as_model_input(z, (self.latent_dim,), name="z")
         return self.decoder(z, training=training)
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
@@ -119,8 +117,8 @@ class Autoencoder(DenseEncoderDecoder):
     def reconstruction_loss(self, x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
         """The chosen reconstruction loss of targets ``x`` given logits, shape ``(batch,)``."""
         if self.reconstruction == "bernoulli":
-            return bernoulli_reconstruction_loss(x, logits)
-        return squared_error(x, tf.sigmoid(logits))
+            return bernoulli_reconstruction_loss(x, logits, data_ndim=len(self.image_shape))
+        return squared_error(x, tf.sigmoid(logits), data_ndim=len(self.image_shape))
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, for saving and cloning."""

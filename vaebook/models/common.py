@@ -1,4 +1,4 @@
-"""Builders and checks shared by the model families."""
+"""Builders shared by the model families (their input checks live in vaebook.checks)."""
 
 from __future__ import annotations
 
@@ -6,56 +6,10 @@ import math
 from collections.abc import Sequence
 
 import keras
-import tensorflow as tf
 
-__all__ = [
-    "DenseEncoderDecoder",
-    "check_fraction",
-    "check_model_input",
-    "check_non_negative",
-    "check_positive_int",
-    "check_units",
-    "dense_stack",
-]
+from vaebook.checks import check_fraction, check_positive_int, check_units
 
-
-def check_positive_int(value: object, name: str) -> int:
-    """Returns ``value`` as an int, or raises a clear error if it is not a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return value
-
-
-def check_fraction(value: object, name: str, upper_inclusive: bool = True) -> float:
-    """Returns ``value`` as a float, or raises a clear error if it is not in ``[0, 1]``.
-
-    With ``upper_inclusive=False`` the allowed range is ``[0, 1)``.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}.")
-    if not 0 <= value <= 1 or (not upper_inclusive and value == 1):
-        interval = "[0, 1]" if upper_inclusive else "[0, 1)"
-        raise ValueError(f"{name} must lie in {interval}; got {value!r}.")
-    return float(value)
-
-
-def check_non_negative(value: object, name: str) -> float:
-    """Returns ``value`` as a float, or raises a clear error if it is negative or not finite."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}.")
-    return float(value)
-
-
-def check_units(units: Sequence[int], name: str) -> tuple[int, ...]:
-    """Checks a sequence of layer widths (it may be empty)."""
-    if isinstance(units, (str, bytes)) or not isinstance(units, Sequence):
-        raise ValueError(f"{name} must be a sequence of positive integers; got {units!r}.")
-    return tuple(check_positive_int(width, f"each entry of {name}") for width in units)
+__all__ = ["DenseEncoderDecoder", "dense_stack"]
 
 
 def dense_stack(
@@ -101,43 +55,6 @@ def dense_stack(
     if output_shape is not None:
         layers.append(keras.layers.Reshape(tuple(output_shape), name="reshape"))
     return keras.Sequential(layers, name=name)
-
-
-def check_model_input(x: object, expected_shape: Sequence[int], name: str = "x") -> tf.Tensor:
-    """Converts ``x`` to a float tensor and checks the shape of one example.
-
-    Static checks (rank, shape, dtype) run at trace time, so they cost nothing inside a
-    compiled training step; value checks (NaN, range) run only when executing eagerly.
-
-    Args:
-        x: A batch, array-like or tensor.
-        expected_shape: The shape of one example, e.g. ``(28, 28)``.
-        name: The argument's name, for error messages.
-
-    Returns:
-        ``x`` as a float tensor.
-
-    Raises:
-        ValueError: If ``x`` is not floating point, has the wrong shape, or (eagerly)
-            holds NaN or infinity.
-    """
-    x = tf.convert_to_tensor(x)
-    expected = tuple(expected_shape)
-    if not x.dtype.is_floating:
-        raise ValueError(
-            f"{name} has dtype {x.dtype.name}; expected float32 values in [0, 1] "
-            "(divide uint8 pixels by 255)."
-        )
-    shape = tuple(x.shape)
-    if len(shape) != len(expected) + 1 or any(
-        dim is not None and dim != want for dim, want in zip(shape[1:], expected)
-    ):
-        raise ValueError(
-            f"{name} has shape {shape}; expected (batch, {', '.join(map(str, expected))})."
-        )
-    if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(x))):
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    return x
 
 
 class DenseEncoderDecoder(keras.Model):

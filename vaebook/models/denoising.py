@@ -16,8 +16,8 @@ import keras
 import tensorflow as tf
 
 from vaebook import rng
+from vaebook.checks import as_model_input, check_choice, check_fraction, check_non_negative
 from vaebook.models.autoencoder import Autoencoder
-from vaebook.models.common import check_fraction, check_non_negative
 
 __all__ = ["NOISES", "DenoisingAutoencoder", "check_noise", "corrupt"]
 
@@ -31,8 +31,7 @@ def check_noise(noise: str, level: float) -> float:
         ValueError: For an unknown kind, a Gaussian standard deviation that is negative
             or not finite, or a masking rate outside ``[0, 1]``.
     """
-    if noise not in NOISES:
-        raise ValueError(f"noise must be one of {NOISES}; got {noise!r}.")
+    check_choice(noise, NOISES, "noise")
     if noise == "masking":
         return check_fraction(level, "the masking noise rate (noise_level)")
     return check_non_negative(level, "the Gaussian noise standard deviation (noise_level)")
@@ -63,11 +62,7 @@ def corrupt(
     """
     level = check_noise(noise, level)
     x = tf.convert_to_tensor(x)
-    if not x.dtype.is_floating:
-        raise ValueError(
-            f"x has dtype {x.dtype.name}; expected float images in [0, 1] "
-            "(divide uint8 pixels by 255)."
-        )
+    x = as_model_input(x, x.shape[1:])
     if noise == "gaussian":
         noisy = x + level * rng.normal(tf.shape(x), seed, dtype=x.dtype)
         return tf.clip_by_value(noisy, 0.0, 1.0)
@@ -119,7 +114,7 @@ class DenoisingAutoencoder(Autoencoder):
         Returns:
             ``{"loss": ..., "reconstruction_loss": ...}``, each of shape ``(batch,)``.
         """
-        x = tf.convert_to_tensor(x)
+        x = as_model_input(x, self.image_shape)
         noisy = corrupt(x, self.noise, self.noise_level, seed=self.noise_generator)
         logits = self(noisy, training=training)  # (batch, *image_shape)
         reconstruction_loss = self.reconstruction_loss(x, logits)

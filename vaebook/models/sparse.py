@@ -23,30 +23,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vaebook.data import check_images
-from vaebook.evaluate import map_in_batches
+from vaebook.checks import check_choice, check_fraction, check_non_negative
+from vaebook.losses import bernoulli_kl
 from vaebook.models.autoencoder import Autoencoder
-from vaebook.models.common import check_fraction, check_non_negative
 
-__all__ = ["PENALTIES", "SparseAutoencoder", "bernoulli_kl", "sparsity_statistics"]
+__all__ = ["PENALTIES", "SparseAutoencoder"]
 
 PENALTIES = ("kl", "l1")
-
-
-def bernoulli_kl(rho: float, rho_hat: tf.Tensor) -> tf.Tensor:
-    r"""KL divergence :math:`D_{KL}(\mathrm{Bernoulli}(\rho) \| \mathrm{Bernoulli}(\hat\rho))`.
-
-    Args:
-        rho: The target rate, in ``(0, 1)``.
-        rho_hat: Observed rates, any shape, in ``(0, 1)``; clipped away from 0 and 1.
-
-    Returns:
-        The divergence of each entry of ``rho_hat``, in nats.
-    """
-    rho_hat = tf.clip_by_value(rho_hat, 1e-7, 1.0 - 1e-7)
-    return rho * tf.math.log(rho / rho_hat) + (1.0 - rho) * tf.math.log(
-        (1.0 - rho) / (1.0 - rho_hat)
-    )
 
 
 @keras.saving.register_keras_serializable(package="vaebook")
@@ -84,8 +67,7 @@ class SparseAutoencoder(Autoencoder):
         decoder_units: Sequence[int] | None = (),
         **kwargs: Any,
     ) -> None:
-        if penalty not in PENALTIES:
-            raise ValueError(f"penalty must be one of {PENALTIES}; got {penalty!r}.")
+        check_choice(penalty, PENALTIES, "penalty")
         self.sparsity_weight = check_non_negative(sparsity_weight, "sparsity_weight")
         self.target_rate = check_fraction(target_rate, "target_rate")
         if not 0 < self.target_rate < 1:
@@ -160,30 +142,3 @@ class SparseAutoencoder(Autoencoder):
             "sparsity_weight": self.sparsity_weight,
             "target_rate": self.target_rate,
         }
-
-
-def sparsity_statistics(
-    model: keras.Model, x: np.ndarray, threshold: float = 0.05
-) -> dict[str, float]:
-    """How sparse a model's codes are on a set of images.
-
-    Args:
-        model: A model whose ``encode(x)`` returns activations in ``[0, 1]``.
-        x: Images, e.g. the test set.
-        threshold: Activations below this count as near zero.
-
-    Returns:
-        ``"mean_activation"`` (over images and units), ``"near_zero_fraction"`` (of all
-        image-unit pairs below ``threshold``), ``"active_per_image"`` (average number of
-        units at or above it) and ``"dead_units"`` (units below it for every image).
-    """
-    x = np.asarray(x)
-    check_images(x, "x")
-    codes = map_in_batches(lambda batch: model.encode(batch), x)  # (n, latent_dim)
-    near_zero = codes < threshold
-    return {
-        "mean_activation": float(codes.mean(dtype=np.float64)),
-        "near_zero_fraction": float(near_zero.mean()),
-        "active_per_image": float((~near_zero).sum(axis=1).mean()),
-        "dead_units": int(near_zero.all(axis=0).sum()),
-    }

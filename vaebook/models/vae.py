@@ -22,6 +22,7 @@ import keras
 import tensorflow as tf
 
 from vaebook import rng
+from vaebook.checks import as_model_input, check_choice, check_non_negative, check_positive_int
 from vaebook.losses import (
     bernoulli_reconstruction_loss,
     gaussian_kl,
@@ -29,7 +30,7 @@ from vaebook.losses import (
     gaussian_reconstruction_loss,
     importance_weighted_bound,
 )
-from vaebook.models.common import DenseEncoderDecoder, check_model_input, check_positive_int
+from vaebook.models.common import DenseEncoderDecoder
 
 __all__ = ["VAE"]
 
@@ -91,19 +92,12 @@ class VAE(DenseEncoderDecoder):
         objective: str = "elbo",
         **kwargs: Any,
     ) -> None:
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}; got {objective!r}.")
-        check_positive_int(num_samples, "num_samples")
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}; got {likelihood!r}.")
-        if pixel_reduction not in PIXEL_REDUCTIONS:
-            raise ValueError(
-                f"pixel_reduction must be one of {PIXEL_REDUCTIONS}; got {pixel_reduction!r}."
-            )
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
-            raise ValueError(f"beta must be a non-negative number; got {beta!r}.")
-        if math.isinf(beta):
-            raise ValueError("beta must be finite.")
+        check_choice(objective, OBJECTIVES, "objective")
+        num_samples = check_positive_int(num_samples, "num_samples")
+        check_choice(likelihood, LIKELIHOODS, "likelihood")
+        check_choice(pixel_reduction, PIXEL_REDUCTIONS, "pixel_reduction")
+        beta = check_non_negative(beta, "beta")
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
         # The encoder outputs z_mean and z_log_var side by side: (batch, 2 * latent_dim).
         super().__init__(
             latent_dim,
@@ -111,7 +105,7 @@ class VAE(DenseEncoderDecoder):
             decoder_units,
             image_shape,
             activation,
-            code_outputs=2 * check_positive_int(latent_dim, "latent_dim"),
+            code_outputs=2 * latent_dim,
             dropout=dropout,
             **kwargs,
         )
@@ -133,7 +127,7 @@ class VAE(DenseEncoderDecoder):
 
     def encode(self, x: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         """Returns ``(z_mean, z_log_var)``, each of shape ``(batch, latent_dim)``."""
-        x = check_model_input(x, self.image_shape)
+        x = as_model_input(x, self.image_shape)
         z_mean, z_log_var = tf.split(self.encoder(x, training=training), 2, axis=-1)
         return z_mean, z_log_var
 
@@ -148,7 +142,7 @@ class VAE(DenseEncoderDecoder):
 
     def decode(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Maps codes to decoder outputs: logits (Bernoulli) or pre-sigmoid means."""
-        z = check_model_input(z, (self.latent_dim,), name="z")
+        z = as_model_input(z, (self.latent_dim,), name="z")
         return self.decoder(z, training=training)
 
     def pixel_means(self, decoder_output: tf.Tensor) -> tf.Tensor:
@@ -156,11 +150,21 @@ class VAE(DenseEncoderDecoder):
         return tf.sigmoid(decoder_output)
 
     def log_likelihood(self, x: tf.Tensor, decoder_output: tf.Tensor) -> tf.Tensor:
-        """``log p(x | z)`` per example (summed over pixels), from the decoder's output."""
+        """``log p(x | z)`` per example (summed over pixels), from the decoder's output.
+
+        Args:
+            x: Images, shape ``(batch, *image_shape)``.
+            decoder_output: The decoder's output, shape ``(batch, *image_shape)`` or
+                with leading sample axes, e.g. ``(k, batch, *image_shape)``.
+
+        Returns:
+            Shape ``(batch,)``, or the leading axes of ``decoder_output``.
+        """
+        data_ndim = len(self.image_shape)
         if self.likelihood == "bernoulli":
-            return -bernoulli_reconstruction_loss(x, decoder_output)
+            return -bernoulli_reconstruction_loss(x, decoder_output, data_ndim)
         return -gaussian_reconstruction_loss(
-            x, self.pixel_means(decoder_output), self.decoder_log_var
+            x, self.pixel_means(decoder_output), self.decoder_log_var, data_ndim
         )
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
@@ -204,21 +208,14 @@ class VAE(DenseEncoderDecoder):
             ``log w``, shape ``(k, batch)``, in nats.
         """
         z_mean, z_log_var = self.encode(x, training=training)  # (batch, latent_dim) each
-        samples, count = tf.shape(epsilon)[0], tf.shape(epsilon)[1]
-        z = z_mean[None] + tf.exp(0.5 * z_log_var)[None] * epsilon  # (k, batch, latent_dim)
-        flat_z = tf.reshape(z, (-1, self.latent_dim))  # (k * batch, latent_dim)
-        repeated = tf.reshape(
-            tf.broadcast_to(x[None], tf.concat([[samples], tf.shape(x)], 0)),
-            tf.concat([[-1], tf.shape(x)[1:]], 0),
-        )  # (k * batch, *image_shape)
-        log_px_z = self.log_likelihood(repeated, self.decode(flat_z, training=training))
-        log_pz = gaussian_log_density(flat_z, 0.0, 0.0)  # (k * batch,)
-        flat_mean = tf.reshape(tf.broadcast_to(z_mean[None], tf.shape(z)), (-1, self.latent_dim))
-        flat_log_var = tf.reshape(
-            tf.broadcast_to(z_log_var[None], tf.shape(z)), (-1, self.latent_dim)
-        )
-        log_qz_x = gaussian_log_density(flat_z, flat_mean, flat_log_var)  # (k * batch,)
-        return tf.reshape(log_px_z + log_pz - log_qz_x, (samples, count))  # (k, batch)
+        z = z_mean + tf.exp(0.5 * z_log_var) * epsilon  # (k, batch, latent_dim)
+        # The decoder's layers take one batch axis: fold the k samples into it and back.
+        decoded = self.decode(tf.reshape(z, (-1, self.latent_dim)), training=training)
+        decoded = tf.reshape(decoded, tf.concat([tf.shape(z)[:2], self.image_shape], 0))
+        log_px_z = self.log_likelihood(x, decoded)  # (k, batch)
+        log_pz = gaussian_log_density(z, 0.0, 0.0, data_ndim=1)  # (k, batch)
+        log_qz_x = gaussian_log_density(z, z_mean, z_log_var, data_ndim=1)  # (k, batch)
+        return log_px_z + log_pz - log_qz_x  # (k, batch)
 
     def per_example_losses(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
         """The training objective per example.
@@ -233,7 +230,7 @@ class VAE(DenseEncoderDecoder):
             codes. Each has shape ``(batch,)``.
         """
         if self.objective == "iwae" or self.num_samples > 1:
-            x = tf.convert_to_tensor(x)
+            x = as_model_input(x, self.image_shape)
             shape = (self.num_samples, tf.shape(x)[0], self.latent_dim)
             epsilon = rng.normal(shape, self.seed_generator, dtype=x.dtype)
             log_w = self.log_weights(x, epsilon, training=training)  # (k, batch)

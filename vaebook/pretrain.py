@@ -1,5 +1,8 @@
 r"""Greedy layer-wise pretraining of a deep autoencoder (the stacked autoencoder of chapter 3).
 
+This module combines a model with the training loop, so it sits above both: models
+never import :mod:`vaebook.train`.
+
 Before good initialisations and optimisers, deep autoencoders were trained in two
 stages (Hinton & Salakhutdinov, 2006; Bengio et al., 2007):
 
@@ -9,7 +12,7 @@ stages (Hinton & Salakhutdinov, 2006; Bengio et al., 2007):
 2. **fine-tuning**: the stages are stacked into one deep network (encoder layers in
    order, decoder layers in reverse) and trained end to end.
 
-:func:`~vaebook.models.greedy_pretrain` runs stage 1 *inside* an existing
+:func:`~vaebook.pretrain.greedy_pretrain` runs stage 1 *inside* an existing
 :class:`~vaebook.models.Autoencoder` with a mirrored decoder: stage ``k`` pairs encoder
 layer ``k`` with the decoder layer that undoes it and trains just those two. Stage 2 is
 ordinary :func:`vaebook.train.train` on the same model.
@@ -24,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vaebook.checks import check_positive_int
 from vaebook.losses import bernoulli_reconstruction_loss, squared_error
 from vaebook.models.autoencoder import Autoencoder
 from vaebook.train import train
@@ -128,6 +132,7 @@ def greedy_pretrain(
         >>> history = train(model, x_train, epochs=20)             # then fine-tune
     """
     pairs = layer_pairs(model)
+    epochs = check_positive_int(epochs, "epochs")
     flatten = keras.layers.Flatten()
     histories = []
     for k, pair in enumerate(pairs):

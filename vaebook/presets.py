@@ -1,0 +1,247 @@
+"""Experiments that a chapter and a benchmark both report, each defined once.
+
+An :class:`Experiment` fixes everything that decides a trained model: the dataset, the
+model class and its arguments, the epochs, the batch size, the learning rate and the
+seed. A chapter and a benchmark that report the same result both run the same preset,
+so the book cannot show two numbers for one stated set-up; where a chapter varies a
+preset (quick mode, another sample count for an estimate) it says so in its text.
+
+The presets and where they are used:
+
+* :func:`fashion_autoencoder` -- chapter 2's network with code size ``k``: chapter 1's
+  sweep over code sizes, chapter 3's baseline (``k = 20``) and
+  ``benchmarks/fashion_reference.py``;
+* :data:`FASHION_AUTOENCODER_LONG` -- the same network trained longer in bigger
+  batches with a validation curve: chapter 2 and ``benchmarks/train_speed.py``;
+* :data:`FASHION_VAE` -- chapter 5's reference VAE and the VAE of
+  ``benchmarks/fashion_reference.py`` and ``benchmarks/eval_memory.py``;
+* :func:`pca_test_errors` -- PCA's test error by code size: chapter 1 (MNIST and
+  Fashion-MNIST), ``benchmarks/hinton2006.py`` and ``benchmarks/fashion_reference.py``.
+
+Example:
+    >>> model, history = fashion_autoencoder(20).fit(x_train)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import keras
+import numpy as np
+
+from vaebook.checks import as_images, check_positive_int
+from vaebook.evaluate import squared_error_per_image
+from vaebook.models import VAE, Autoencoder
+from vaebook.pca import PCA
+from vaebook.train import History, epochs_for, set_seed, train
+
+__all__ = [
+    "FASHION_AUTOENCODER_LONG",
+    "FASHION_CODE_SIZES",
+    "FASHION_VAE",
+    "Experiment",
+    "fashion_autoencoder",
+    "pca_test_errors",
+]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One training set-up, defined once and run by every chapter and benchmark using it.
+
+    Args:
+        name: A short identifier, e.g. ``"fashion_vae"``.
+        dataset: ``"fashion-mnist"`` or ``"mnist"`` (the training images).
+        model: The model class.
+        model_args: Its constructor arguments.
+        epochs: Epochs of the full-length run.
+        batch_size: Examples per step.
+        learning_rate: Adam's learning rate.
+        seed: Seed of initialisation (via :func:`vaebook.train.set_seed`) and shuffling.
+        quick_epochs: Epochs in quick mode (``VAEBOOK_QUICK=1``).
+        binarize: Whether batches are binarised dynamically.
+        description: The set-up in words, for tables and saved results.
+    """
+
+    name: str
+    dataset: str
+    model: Callable[..., keras.Model]
+    model_args: Mapping[str, Any]
+    epochs: int
+    batch_size: int
+    learning_rate: float = 1e-3
+    seed: int = 0
+    quick_epochs: int = 2
+    binarize: bool = False
+    description: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_args", MappingProxyType(dict(self.model_args)))
+
+    def build(self) -> keras.Model:
+        """Seeds everything with ``seed`` and builds the untrained model."""
+        set_seed(self.seed)
+        return self.model(**self.model_args)
+
+    def run_epochs(self) -> int:
+        """The epochs of this run: ``quick_epochs`` in quick mode, ``epochs`` otherwise."""
+        return epochs_for(self.epochs, self.quick_epochs)
+
+    def variant(
+        self, name: str, *, model_args: Mapping[str, Any] | None = None, **fields: Any
+    ) -> Experiment:
+        """A copy with some model arguments or fields changed (another set-up, renamed).
+
+        Args:
+            name: The variant's name.
+            model_args: Model arguments to change; the others are kept.
+            **fields: Other fields to change (``dataset``, ``binarize``, ...).
+
+        Returns:
+            The new experiment; its ``description`` is cleared unless given.
+        """
+        merged = {**self.model_args, **(model_args or {})}
+        fields.setdefault("description", "")
+        return dataclasses.replace(self, name=name, model_args=merged, **fields)
+
+    def fit(
+        self,
+        x_train: np.ndarray,
+        *,
+        model: keras.Model | None = None,
+        epochs: int | None = None,
+        **train_args: Any,
+    ) -> tuple[keras.Model, History]:
+        """Builds the model (unless given) and trains it as the preset says.
+
+        Args:
+            x_train: The training images of :attr:`dataset`.
+            model: A model returned by :meth:`build`, when the caller needs it before
+                training (for example in a callback); built here otherwise.
+            epochs: Override of the number of epochs (default :meth:`run_epochs`);
+                a run with another length is another set-up, and its text must say so.
+            **train_args: Further arguments of :func:`vaebook.train.train` that do not
+                change the result (``x_val``, ``callbacks``, ``verbose``, ``log_every``,
+                ``checkpoint_dir``).
+
+        Returns:
+            The trained model and its history.
+        """
+        fixed = {"batch_size", "learning_rate", "seed", "binarize", "optimizer"}
+        if fixed & set(train_args):
+            raise ValueError(
+                f"{sorted(fixed & set(train_args))} are fixed by the preset {self.name!r}; "
+                "define another Experiment to change them."
+            )
+        if model is None:
+            model = self.build()
+        history = train(
+            model,
+            x_train,
+            epochs=self.run_epochs() if epochs is None else epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            seed=self.seed,
+            binarize=self.binarize,
+            **train_args,
+        )
+        return model, history
+
+    def settings(self) -> str:
+        """The training settings in words (optimiser, batch, epochs, seed)."""
+        return (
+            f"Adam({self.learning_rate:g}), batch {self.batch_size}, {self.epochs} epochs, "
+            f"seed {self.seed}"
+        )
+
+
+#: Code sizes of the Fashion-MNIST reconstruction sweep (chapter 1, Results page).
+FASHION_CODE_SIZES = (2, 5, 10, 20, 30, 50)
+
+
+def fashion_autoencoder(code_size: int) -> Experiment:
+    """Chapter 2's dense autoencoder with a ``code_size``-number code, on Fashion-MNIST.
+
+    784-256-128-64-``code_size`` and back, ReLU, sigmoid cross-entropy, Adam(1e-3),
+    batches of 256, 30 epochs, seed 0.
+
+    Args:
+        code_size: The code length ``k``.
+
+    Returns:
+        The experiment.
+    """
+    code_size = check_positive_int(code_size, "code_size")
+    return Experiment(
+        name=f"fashion_autoencoder_{code_size}",
+        dataset="fashion-mnist",
+        model=Autoencoder,
+        model_args={"latent_dim": code_size, "encoder_units": (256, 128, 64)},
+        epochs=30,
+        batch_size=256,
+        description=(
+            f"784-256-128-64-{code_size} and back, ReLU, sigmoid cross-entropy, "
+            "Adam(1e-3), batch 256, 30 epochs, seed 0"
+        ),
+    )
+
+
+#: Chapter 2's run: the 20-number autoencoder for 100 epochs in batches of 512.
+FASHION_AUTOENCODER_LONG = Experiment(
+    name="fashion_autoencoder_long",
+    dataset="fashion-mnist",
+    model=Autoencoder,
+    model_args={"latent_dim": 20, "encoder_units": (256, 128, 64)},
+    epochs=100,
+    batch_size=512,
+    quick_epochs=3,
+    description=(
+        "784-256-128-64-20 and back, ReLU, sigmoid cross-entropy, Adam(1e-3), batch 512, "
+        "100 epochs, seed 0"
+    ),
+)
+
+#: Chapter 5's reference VAE on the grey-level Fashion-MNIST pixels.
+FASHION_VAE = Experiment(
+    name="fashion_vae",
+    dataset="fashion-mnist",
+    model=VAE,
+    model_args={"latent_dim": 20, "encoder_units": (512, 256), "seed": 0},
+    epochs=50,
+    batch_size=128,
+    description=(
+        "784-512-256-20 ReLU Gaussian encoder, mirrored Bernoulli decoder on grey levels, "
+        "sum over pixels, Adam(1e-3), batch 128, 50 epochs, seed 0"
+    ),
+)
+
+
+def pca_test_errors(
+    x_train: np.ndarray, x_test: np.ndarray, code_sizes: Sequence[int]
+) -> dict[int, float]:
+    """PCA's test squared error per image for each code size, from one fit.
+
+    PCA is fitted once with the largest code size; each smaller code keeps the first
+    ``k`` directions. Deterministic: computed in float64 from the training images.
+
+    Args:
+        x_train: Training images in ``[0, 1]``.
+        x_test: Test images of the same shape.
+        code_sizes: The code sizes ``k``.
+
+    Returns:
+        ``{k: mean over test images of the squared error summed over pixels}``.
+    """
+    x_train = as_images(x_train, "x_train")
+    x_test = as_images(x_test, "x_test", image_shape=x_train.shape[1:])
+    sizes = [check_positive_int(k, "each code size") for k in code_sizes]
+    if not sizes:
+        raise ValueError("code_sizes is empty.")
+    pca = PCA(max(sizes)).fit(x_train)
+    return {
+        k: float(squared_error_per_image(x_test, pca.reconstruct(x_test, k)).mean()) for k in sizes
+    }
