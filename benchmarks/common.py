@@ -20,6 +20,9 @@ import tensorflow as tf
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Trained weights are written here; they are large, so git ignores this folder.
 WEIGHTS = Path(__file__).resolve().parent / "weights"
+#: Checkpoints of runs that span sessions; small, and committed so that any machine
+#: can resume them.
+CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 
 
 def hardware() -> str:

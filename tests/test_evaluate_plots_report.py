@@ -191,3 +191,28 @@ def test_mean_image_error_matches_direct_computation():
     assert evaluate.mean_image_error(x_train, x_test) == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match="expected"):
         evaluate.mean_image_error(x_train, x_test.reshape(7, 16))
+
+
+def test_line_plot_draws_reference_values_as_lines_not_series():
+    figure = plots.line_plot(
+        list(range(50)), {"curve": list(range(50))}, "x", "y", reference={"paper": 3.0}
+    )
+    axis = figure.axes[0]
+    curve, paper = axis.get_lines()
+    assert curve.get_marker() in (None, "None", "")  # 50 points: a line, no markers
+    assert paper.get_label() == "paper"
+    np.testing.assert_array_equal(paper.get_ydata(), [3.0, 3.0])  # horizontal
+    few = plots.line_plot([1, 2, 3], {"a": [1, 2, 3]}, "x", "y").axes[0].get_lines()[0]
+    assert few.get_marker() == "o"
+
+
+def test_histogram_counts_every_value_and_marks_thresholds():
+    rng = np.random.default_rng(0)
+    values = {"a": rng.random(1000), "b": rng.random((10, 10))}
+    figure = plots.histogram(values, "activation", bins=10, value_range=(0, 1), marks={"t": 0.5})
+    axis = figure.axes[0]
+    heights = [patch.get_path().vertices[:, 1].max() for patch in axis.patches]
+    assert len(axis.patches) == 2 and max(heights) <= 1000
+    assert [line.get_label() for line in axis.get_lines()] == ["t"]
+    with pytest.raises(ValueError, match="NaN"):
+        plots.histogram({"bad": np.array([np.nan])}, "x")

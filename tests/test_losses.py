@@ -238,3 +238,54 @@ def test_default_data_axes_come_from_the_target_so_sample_axes_survive():
     means = 1 / (1 + np.exp(-logits))
     assert losses.squared_error(x, means).shape == (3, 4)
     assert losses.gaussian_reconstruction_loss(x, means, 0.0).shape == (3, 4)
+
+
+@pytest.mark.parametrize("logit", [-30.0, -4.0, -0.5, -1e-3, 0.0, 1e-6, 5e-3, 0.02, 3.0, 40.0])
+def test_continuous_bernoulli_density_integrates_to_one(logit):
+    # Independent reference: the density C * lam^x (1 - lam)^(1 - x) integrated over
+    # [0, 1] numerically in float64 (Simpson's rule on 20,001 points).
+    log_c = float(losses.continuous_bernoulli_log_normalizer(tf.constant(logit, tf.float64)))
+    x = np.linspace(0.0, 1.0, 20_001)
+    log_lam = -np.logaddexp(0.0, -logit)
+    log_one_minus = -np.logaddexp(0.0, logit)
+    density = np.exp(log_c + x * log_lam + (1 - x) * log_one_minus)
+    h = x[1] - x[0]
+    integral = (
+        h / 3 * (density[0] + density[-1] + 4 * density[1:-1:2].sum() + 2 * density[2:-1:2].sum())
+    )
+    assert abs(integral - 1.0) < 1e-6, integral
+
+
+def test_continuous_bernoulli_constant_is_smooth_through_one_half():
+    # Near logit 0 (lambda = 1/2) the closed form cancels; the series must join it
+    # smoothly, in float32 too, and give log 2 at the centre.
+    logits = np.linspace(-0.05, 0.05, 2001)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the centre is filled with log 2
+        exact = np.where(logits != 0, np.log(np.abs(logits / np.tanh(logits / 2))), np.log(2.0))
+    for dtype in (tf.float32, tf.float64):
+        ours = losses.continuous_bernoulli_log_normalizer(tf.constant(logits, dtype)).numpy()
+        assert np.all(np.isfinite(ours))
+        tolerance = 1e-6 if dtype == tf.float32 else 1e-10
+        np.testing.assert_allclose(ours, exact, atol=tolerance)
+    assert float(losses.continuous_bernoulli_log_normalizer(0.0)) == pytest.approx(np.log(2))
+
+
+@pytest.mark.parametrize("logit", [-20.0, -2.0, -1e-3, 0.0, 4e-3, 0.3, 15.0])
+def test_continuous_bernoulli_mean_matches_numerical_integration(logit):
+    log_c = float(losses.continuous_bernoulli_log_normalizer(tf.constant(logit, tf.float64)))
+    x = np.linspace(0.0, 1.0, 20_001)
+    density = np.exp(log_c - x * np.logaddexp(0.0, -logit) - (1 - x) * np.logaddexp(0.0, logit))
+    mean = np.trapezoid(x * density, x) if hasattr(np, "trapezoid") else np.trapz(x * density, x)
+    ours = float(losses.continuous_bernoulli_mean(tf.constant(logit, tf.float64)))
+    assert abs(ours - mean) < 1e-6, (ours, mean)
+
+
+def test_continuous_bernoulli_loss_is_cross_entropy_minus_log_constants():
+    rng = np.random.default_rng(4)
+    x = rng.random((3, 4, 5)).astype(np.float64)
+    logits = rng.normal(scale=3.0, size=(3, 4, 5))
+    lam = 1 / (1 + np.exp(-logits))
+    log_c = np.log(2 * np.arctanh(1 - 2 * lam) / (1 - 2 * lam))
+    expected = -(log_c + x * np.log(lam) + (1 - x) * np.log(1 - lam)).sum(axis=(1, 2))
+    ours = losses.continuous_bernoulli_reconstruction_loss(tf.constant(x), tf.constant(logits))
+    np.testing.assert_allclose(ours, expected, rtol=1e-10)

@@ -45,3 +45,14 @@ def test_colab_install_cell_names_the_configured_repository():
     url = config["repository"]["url"]
     for markdown in sorted((ROOT / "notebooks").glob("*.md")):
         assert f"git+{url}" in markdown.read_text(), markdown.name
+
+
+def test_local_instructions_clone_the_configured_repository_and_install_jupyterlab():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    url = config["repository"]["url"]
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert f"git clone {url}\n" in intro
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert 'pip install -e ".[lab]"' in intro and "jupyter lab" in intro
+    assert any(requirement.startswith("jupyterlab") for requirement in extras["lab"])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vaebook import evaluate, train
+from vaebook import evaluate, losses, train
 from vaebook.models import VAE
 
 
@@ -234,3 +234,20 @@ def test_iwae_objective_is_tighter_than_the_elbo_and_trains(mnist):
     )
     assert history.last("loss") < 0.8 * history.history["loss"][0]
     assert vae.get_config()["objective"] == "iwae" and vae.get_config()["num_samples"] == 8
+
+
+def test_continuous_bernoulli_vae_uses_the_density_and_its_mean():
+    keras.utils.set_random_seed(0)
+    vae = VAE(latent_dim=2, encoder_units=(8,), likelihood="continuous_bernoulli", seed=0)
+    x = np.random.default_rng(0).random((5, 28, 28)).astype(np.float32)
+    logits = vae.decode(vae.encode(x)[0])
+    np.testing.assert_allclose(
+        vae.log_likelihood(x, logits),
+        -losses.continuous_bernoulli_reconstruction_loss(x, logits),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        vae.reconstruct(x), losses.continuous_bernoulli_mean(logits), rtol=1e-6
+    )
+    restored = VAE.from_config(vae.get_config())
+    assert restored.likelihood == "continuous_bernoulli"

@@ -314,3 +314,20 @@ def test_mmd_rejects_bad_samples():
         evaluate.mmd(np.zeros((1, 2)), np.zeros((5, 2)))
     with pytest.raises(ValueError, match="NaN"):
         evaluate.mmd(np.full((3, 2), np.nan), np.zeros((5, 2)))
+
+
+def test_rescaled_masking_keeps_the_mean_and_divides_kept_pixels():
+    x = tf.fill((200, 28, 28), 0.6)
+    masked = corrupt(x, "masking", 0.5, seed=1).numpy()
+    rescaled = corrupt(x, "masking", 0.5, seed=1, rescale=True).numpy()
+    # The same pixels are kept; the kept ones are doubled.
+    np.testing.assert_array_equal(rescaled == 0, masked == 0)
+    np.testing.assert_allclose(rescaled[rescaled > 0], 1.2, rtol=1e-6)
+    assert abs(masked.mean() - 0.3) < 0.01  # half as bright on average
+    assert abs(rescaled.mean() - 0.6) < 0.01  # as bright as the clean images
+    with pytest.raises(ValueError, match="rescale applies to masking"):
+        DenoisingAutoencoder(noise="gaussian", noise_level=0.2, rescale=True)
+    model = DenoisingAutoencoder(
+        noise="masking", noise_level=0.5, rescale=True, latent_dim=2, encoder_units=(8,)
+    )
+    assert DenoisingAutoencoder.from_config(model.get_config()).rescale is True

@@ -12,11 +12,13 @@ from statistics import NormalDist
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from vaebook.checks import check_labels
 
 __all__ = [
+    "histogram",
     "image_grid",
     "image_rows",
     "latent_manifold",
@@ -26,6 +28,20 @@ __all__ = [
     "reconstruction_grid",
     "reconstruction_progress",
 ]
+
+
+def _use_retina_in_notebooks() -> None:
+    """Makes notebooks show figures as 2x-resolution PNGs (sharp on high-DPI screens)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # Not in IPython: nothing to configure.
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
+
+
+_use_retina_in_notebooks()
 
 
 def _finish(figure: Figure) -> Figure:
@@ -191,8 +207,13 @@ def line_plot(
     ylabel: str,
     logx: bool = False,
     logy: bool = False,
+    reference: Mapping[str, float] | None = None,
+    ylim: tuple[float, float] | None = None,
 ) -> Figure:
-    """Plots several named series against the same x values, with markers.
+    """Plots several named series against the same x values.
+
+    Series of up to 30 points get a marker on each point; longer ones are drawn as
+    lines only.
 
     Args:
         x: The shared x values.
@@ -201,23 +222,85 @@ def line_plot(
         ylabel: Label of the y axis.
         logx: Whether to use a logarithmic x axis.
         logy: Whether to use a logarithmic y axis.
+        reference: Name to a constant (a published value, a floor), drawn as a dashed
+            horizontal line rather than as a data series.
+        ylim: The y range shown, e.g. to leave out the first epochs' large losses.
 
     Returns:
         The Figure.
     """
     figure, axis = plt.subplots(figsize=(6, 3.5))
+    marker = "o" if len(x) <= 30 else None
     for name, values in series.items():
         if len(values) != len(x):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(x)} x values.")
-        axis.plot(x, values, marker="o", label=name)
+        axis.plot(x, values, marker=marker, label=name)
+    for index, (name, value) in enumerate((reference or {}).items()):
+        axis.axhline(value, color="0.3", linestyle=("--", ":", "-.")[index % 3], label=name)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     if logx:
         axis.set_xscale("log")
+        if len(x) <= 12:
+            # Label exactly the x values, in plain numbers, and no minor ticks whose
+            # labels would overlap them.
+            axis.set_xticks(list(x), [f"{value:g}" for value in x])
+            axis.xaxis.set_minor_locator(ticker.NullLocator())
     if logy:
         axis.set_yscale("log")
+    if ylim is not None:
+        axis.set_ylim(*ylim)
     axis.grid(alpha=0.3, which="both")
     axis.legend()
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def histogram(
+    samples: Mapping[str, np.ndarray],
+    xlabel: str,
+    bins: int = 50,
+    value_range: tuple[float, float] | None = None,
+    logy: bool = True,
+    marks: Mapping[str, float] | None = None,
+) -> Figure:
+    """Overlaid histograms of several named samples, as outlines.
+
+    Args:
+        samples: Name to values (any shape; flattened).
+        xlabel: Label of the x axis.
+        bins: Number of equal-width bins over ``value_range``.
+        value_range: The range binned; defaults to that of all samples.
+        logy: Whether the counts axis is logarithmic (for values that pile up near
+            zero, as sparse codes do).
+        marks: Name to an x value drawn as a dashed vertical line (a threshold, a
+            target).
+
+    Returns:
+        The Figure.
+    """
+    if not samples:
+        raise ValueError("samples is empty.")
+    flat = {name: np.asarray(values, dtype=np.float64).ravel() for name, values in samples.items()}
+    for name, values in flat.items():
+        if values.size == 0 or not np.all(np.isfinite(values)):
+            raise ValueError(f"sample {name!r} is empty or holds NaN or infinite values.")
+    if value_range is None:
+        value_range = (
+            min(float(v.min()) for v in flat.values()),
+            max(float(v.max()) for v in flat.values()),
+        )
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for name, values in flat.items():
+        axis.hist(values, bins=bins, range=value_range, histtype="step", linewidth=1.5, label=name)
+    for index, (name, value) in enumerate((marks or {}).items()):
+        axis.axvline(value, color="0.3", linestyle=("--", ":", "-.")[index % 3], label=name)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("count")
+    if logy:
+        axis.set_yscale("log")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small")
     figure.tight_layout()
     return _finish(figure)
 
@@ -247,7 +330,7 @@ def latent_scatter(
         length=len(codes),
         num_classes=len(class_names) if class_names is not None else None,
     )
-    figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    figure, axis = plt.subplots(figsize=(7.5, 5.5))
     colours = plt.get_cmap("tab10")
     for label in np.unique(labels):
         chosen = labels == label
@@ -255,7 +338,8 @@ def latent_scatter(
         axis.scatter(*codes[chosen].T, s=2, alpha=0.5, color=colours(int(label) % 10), label=name)
     axis.set_xlabel("$z_1$")
     axis.set_ylabel("$z_2$")
-    axis.legend(markerscale=6, fontsize="small", loc="upper right", framealpha=0.8)
+    # The legend sits outside the axes, so that it hides no codes.
+    axis.legend(markerscale=6, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
     axis.set_aspect("equal")
     if title:
         axis.set_title(title)

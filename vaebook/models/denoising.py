@@ -38,7 +38,11 @@ def check_noise(noise: str, level: float) -> float:
 
 
 def corrupt(
-    x: tf.Tensor, noise: str, level: float, seed: int | keras.random.SeedGenerator = 0
+    x: tf.Tensor,
+    noise: str,
+    level: float,
+    seed: int | keras.random.SeedGenerator = 0,
+    rescale: bool = False,
 ) -> tf.Tensor:
     """Corrupts images with Gaussian or masking noise.
 
@@ -50,9 +54,15 @@ def corrupt(
         level: The noise's standard deviation (Gaussian) or rate (masking).
         seed: An integer (the same corruption every call) or a
             ``keras.random.SeedGenerator`` (fresh noise every call).
+        rescale: For masking noise, divide the kept pixels by ``1 - level``, as dropout
+            does, so that a corrupted image equals the clean one *on average*. Without
+            it a masked image is on average ``1 - level`` times as bright as a clean
+            one, and a model trained on masked images sees brighter inputs than it
+            knows when given clean ones (chapter 3 measures the shift).
 
     Returns:
-        Corrupted images, same shape and dtype as ``x``, still in ``[0, 1]``.
+        Corrupted images, same shape and dtype as ``x``, in ``[0, 1]`` (up to
+        ``1 / (1 - level)`` with ``rescale``).
 
     Example:
         >>> x = tf.ones((100, 28, 28))
@@ -61,13 +71,18 @@ def corrupt(
         0.75
     """
     level = check_noise(noise, level)
+    if rescale and (noise != "masking" or level >= 1):
+        raise ValueError("rescale applies to masking noise with a rate below 1.")
     x = tf.convert_to_tensor(x)
     x = as_model_input(x, x.shape[1:])
     if noise == "gaussian":
         noisy = x + level * rng.normal(tf.shape(x), seed, dtype=x.dtype)
         return tf.clip_by_value(noisy, 0.0, 1.0)
     keep = rng.uniform(tf.shape(x), seed, dtype=x.dtype) >= level
-    return x * tf.cast(keep, x.dtype)
+    masked = x * tf.cast(keep, x.dtype)
+    if rescale:
+        masked = masked / (1.0 - level)
+    return masked
 
 
 @keras.saving.register_keras_serializable(package="vaebook")
@@ -83,6 +98,8 @@ class DenoisingAutoencoder(Autoencoder):
         noise: ``"gaussian"`` or ``"masking"`` (see :func:`corrupt`).
         noise_level: Standard deviation (Gaussian, >= 0) or rate (masking, in [0, 1]).
         seed: Seed of the corruption noise.
+        rescale: With masking noise, divide kept pixels by ``1 - noise_level`` (see
+            :func:`corrupt`).
         **kwargs: The :class:`~vaebook.models.Autoencoder` arguments (``latent_dim``,
             ``encoder_units``, ...).
 
@@ -98,11 +115,17 @@ class DenoisingAutoencoder(Autoencoder):
         noise: str = "gaussian",
         noise_level: float = 0.3,
         seed: int | None = None,
+        rescale: bool = False,
         **kwargs: Any,
     ) -> None:
         self.noise_level = check_noise(noise, noise_level)
         self.noise = noise
         self.seed = seed
+        if not isinstance(rescale, bool):
+            raise ValueError(f"rescale must be True or False; got {rescale!r}.")
+        if rescale and (noise != "masking" or self.noise_level >= 1):
+            raise ValueError("rescale applies to masking noise with a rate below 1.")
+        self.rescale = rescale
         super().__init__(**kwargs)
 
     def _create_state(self) -> None:
@@ -115,7 +138,9 @@ class DenoisingAutoencoder(Autoencoder):
             ``{"loss": ..., "reconstruction_loss": ...}``, each of shape ``(batch,)``.
         """
         x = as_model_input(x, self.image_shape)
-        noisy = corrupt(x, self.noise, self.noise_level, seed=self.noise_generator)
+        noisy = corrupt(
+            x, self.noise, self.noise_level, seed=self.noise_generator, rescale=self.rescale
+        )
         logits = self(noisy, training=training)  # (batch, *image_shape)
         reconstruction_loss = self.reconstruction_loss(x, logits)
         return {"loss": reconstruction_loss, "reconstruction_loss": reconstruction_loss}
@@ -126,4 +151,5 @@ class DenoisingAutoencoder(Autoencoder):
             "noise": self.noise,
             "noise_level": self.noise_level,
             "seed": self.seed,
+            "rescale": self.rescale,
         }

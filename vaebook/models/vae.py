@@ -25,6 +25,8 @@ from vaebook import rng
 from vaebook.checks import as_model_input, check_choice, check_non_negative, check_positive_int
 from vaebook.losses import (
     bernoulli_reconstruction_loss,
+    continuous_bernoulli_mean,
+    continuous_bernoulli_reconstruction_loss,
     gaussian_kl,
     gaussian_log_density,
     gaussian_reconstruction_loss,
@@ -34,7 +36,7 @@ from vaebook.models.common import DenseEncoderDecoder
 
 __all__ = ["VAE"]
 
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
 PIXEL_REDUCTIONS = ("sum", "mean")
 OBJECTIVES = ("elbo", "iwae")
 
@@ -54,6 +56,9 @@ class VAE(DenseEncoderDecoder):
             term is the sigmoid cross-entropy. ``"gaussian"``: the decoder outputs
             means (through a sigmoid, so in ``[0, 1]``) with one learned variance
             shared by all pixels, and the term is the Gaussian negative log-likelihood.
+            ``"continuous_bernoulli"``: logits of a continuous Bernoulli, a proper
+            density for grey-level pixels (the cross-entropy minus the log normalising
+            constant); its reconstructions are the distribution's means.
         beta: Weight of the KL term (1 gives the ELBO).
         pixel_reduction: ``"sum"`` (correct: a log-likelihood in nats) or ``"mean"``
             (the common mistake of averaging the reconstruction term over pixels,
@@ -146,7 +151,14 @@ class VAE(DenseEncoderDecoder):
         return self.decoder(z, training=training)
 
     def pixel_means(self, decoder_output: tf.Tensor) -> tf.Tensor:
-        """Turns decoder outputs into expected pixel values in ``[0, 1]``."""
+        """Turns decoder outputs into expected pixel values in ``[0, 1]``.
+
+        The sigmoid of the output for the Bernoulli and Gaussian decoders; the
+        continuous Bernoulli's mean (:func:`vaebook.losses.continuous_bernoulli_mean`),
+        which differs from its parameter, for that decoder.
+        """
+        if self.likelihood == "continuous_bernoulli":
+            return continuous_bernoulli_mean(decoder_output)
         return tf.sigmoid(decoder_output)
 
     def log_likelihood(self, x: tf.Tensor, decoder_output: tf.Tensor) -> tf.Tensor:
@@ -163,6 +175,8 @@ class VAE(DenseEncoderDecoder):
         data_ndim = len(self.image_shape)
         if self.likelihood == "bernoulli":
             return -bernoulli_reconstruction_loss(x, decoder_output, data_ndim)
+        if self.likelihood == "continuous_bernoulli":
+            return -continuous_bernoulli_reconstruction_loss(x, decoder_output, data_ndim)
         return -gaussian_reconstruction_loss(
             x, self.pixel_means(decoder_output), self.decoder_log_var, data_ndim
         )
