@@ -75,11 +75,6 @@ CANDIDATES = {
         {"noise": "gaussian", "noise_level": 0.1, "seed": 0},
         0.0,
     ),
-    "Gaussian input noise, sd 0.2": (
-        DenoisingAutoencoder,
-        {"noise": "gaussian", "noise_level": 0.2, "seed": 0},
-        0.0,
-    ),
     "weight decay 1e-4 (AdamW)": (Autoencoder, {}, 1e-4),
 }
 

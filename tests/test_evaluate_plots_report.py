@@ -1,3 +1,5 @@
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -216,3 +218,19 @@ def test_histogram_counts_every_value_and_marks_thresholds():
     assert [line.get_label() for line in axis.get_lines()] == ["t"]
     with pytest.raises(ValueError, match="NaN"):
         plots.histogram({"bad": np.array([np.nan])}, "x")
+
+
+def test_glued_values_reads_what_glue_wrote(tmp_path):
+    # The output that report.glue() produces in a notebook, saved as nbformat writes it.
+    output = {
+        "output_type": "display_data",
+        "metadata": {
+            "scrapbook": {"name": "error", "mime_prefix": "application/papermill.record/"}
+        },
+        "data": {"application/papermill.record/text/plain": "8.7286"},
+    }
+    other = {"output_type": "stream", "name": "stdout", "text": "8.7286\n"}
+    notebook = {"cells": [{"cell_type": "code", "outputs": [other, output], "source": ""}]}
+    path = tmp_path / "page.ipynb"
+    path.write_text(json.dumps(notebook))
+    assert report.glued_values(path) == {"error": 8.7286}

@@ -11,6 +11,7 @@ Usage::
     python tools/notebooks.py execute notebooks/02_fashion_mnist_reconstruction.ipynb
     python tools/notebooks.py execute --quick /tmp/quick  # try out, quick mode
     python tools/notebooks.py check     # pairs in sync, executed top to bottom, full run
+    python tools/notebooks.py times     # the README's table of full-run times
 
 ``execute`` runs each notebook top to bottom in one fresh kernel with quick mode off
 and records that in the notebook's metadata; ``check`` fails if a committed notebook
@@ -20,7 +21,6 @@ was run in quick mode, out of order, partly, or with an error.
 from __future__ import annotations
 
 import argparse
-import ast
 import datetime
 import json
 import os
@@ -31,6 +31,9 @@ from pathlib import Path
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from vaebook.report import glued_values  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -124,20 +127,7 @@ def execute(paths: list[Path], timeout: int, quick_out: Path | None = None) -> N
         print(f"executed {notebook.relative_to(ROOT)} in {seconds:.0f} s")
 
 
-GLUE_PREFIX = "application/papermill.record/"
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def glued(notebook: Path) -> dict[str, object]:
-    """The values a notebook's cells glued for the prose, by name."""
-    values = {}
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            text = output.get("data", {}).get(GLUE_PREFIX + "text/plain")
-            if name is not None and text is not None:
-                values[name] = ast.literal_eval(text)
-    return values
 
 
 def one_truth() -> list[str]:
@@ -149,9 +139,9 @@ def one_truth() -> list[str]:
     problems = []
     reference = json.loads((RESULTS / "fashion_reference.json").read_text(encoding="utf-8"))
     hinton = json.loads((RESULTS / "hinton2006.json").read_text(encoding="utf-8"))
-    chapter1 = glued(NOTEBOOKS / "01_autoencoder_principle.ipynb")
-    chapter3 = glued(NOTEBOOKS / "03_autoencoder_variants.ipynb")
-    chapter5 = glued(NOTEBOOKS / "05_vae_in_practice.ipynb")
+    chapter1 = glued_values(NOTEBOOKS / "01_autoencoder_principle.ipynb")
+    chapter3 = glued_values(NOTEBOOKS / "03_autoencoder_variants.ipynb")
+    chapter5 = glued_values(NOTEBOOKS / "05_vae_in_practice.ipynb")
     pairs_to_compare = [
         ("chapter 1 PCA-30 on MNIST", chapter1.get("pca_error"), hinton["pca"], 0.005),
         (
@@ -186,6 +176,44 @@ def one_truth() -> list[str]:
     return problems
 
 
+README = ROOT / "README.md"
+TIMES_START, TIMES_END = "<!-- run times: start -->", "<!-- run times: end -->"
+
+
+def times_table() -> str:
+    """The README's table of full-run times, from the notebooks' recorded metadata."""
+    lines = ["| notebook | full run on 2 CPU cores |", "|---|---|"]
+    total = 0
+    for _, notebook in pairs():
+        seconds = nbformat.read(notebook, as_version=4).metadata.get("vaebook", {})
+        seconds = seconds.get("seconds", 0)
+        total += seconds
+        lines.append(f"| `{notebook.name}` | {seconds / 60:.1f} min |")
+    lines.append(f"| all | {total / 60:.1f} min |")
+    return "\n".join(lines)
+
+
+def readme_times() -> list[str]:
+    """Problems if the README's table of run times is not the recorded one."""
+    text = README.read_text(encoding="utf-8")
+    start, end = text.find(TIMES_START), text.find(TIMES_END)
+    if start < 0 or end < 0:
+        return [f"README.md: the markers {TIMES_START} ... {TIMES_END} are missing"]
+    shown = text[start + len(TIMES_START) : end].strip()
+    if shown != times_table():
+        return ["README.md: the table of run times is stale (run tools/notebooks.py times)"]
+    return []
+
+
+def write_times() -> None:
+    """Writes the table of run times into the README, between its markers."""
+    text = README.read_text(encoding="utf-8")
+    start, end = text.index(TIMES_START), text.index(TIMES_END)
+    text = text[: start + len(TIMES_START)] + "\n" + times_table() + "\n" + text[end:]
+    README.write_text(text, encoding="utf-8")
+    print(times_table())
+
+
 def check() -> int:
     """Returns the number of problems found, printing each."""
     problems: list[str] = []
@@ -211,6 +239,7 @@ def check() -> int:
         if run.get("quick", True):
             problems.append(f"{name}: outputs are not from a full-length run (run execute)")
     problems += one_truth()
+    problems += readme_times()
     for problem in problems:
         print(f"FAIL {problem}")
     if not problems:
@@ -222,7 +251,7 @@ def check() -> int:
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["sync", "execute", "check"])
+    parser.add_argument("command", choices=["sync", "execute", "check", "times"])
     parser.add_argument("paths", nargs="*", type=Path)
     parser.add_argument("--timeout", type=int, default=7200, help="seconds per cell")
     parser.add_argument(
@@ -235,6 +264,8 @@ def main() -> None:
     elif args.command == "execute":
         sync(paths)
         execute(paths, args.timeout, args.quick)
+    elif args.command == "times":
+        write_times()
     else:
         sys.exit(1 if check() else 0)
 

@@ -1,6 +1,6 @@
 """Every input check of the package, each with one message per problem.
 
-Public functions of :mod:`vaebook` call these at the door, before anything is traced or
+Public functions of the package call these at the door, before anything is traced or
 trained, so that a wrong argument fails at once with a message that names it, instead
 of deep inside TensorFlow or after an epoch. The rules, in one place:
 

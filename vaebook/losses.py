@@ -18,9 +18,12 @@ the probability of a binary pixel and the decoder outputs logits :math:`\ell_i` 
 
 .. math::
 
-    -\log p(x \mid \ell) = -\sum_{i=1}^{D} \big[x_i \log p_i + (1 - x_i) \log(1 - p_i)\big]
-                         = \sum_{i=1}^{D} \big[\max(\ell_i, 0) - \ell_i x_i
-                           + \log(1 + e^{-|\ell_i|})\big],
+    \begin{aligned}
+    -\log p(x \mid \ell)
+    &= -\sum_{i=1}^{D} \big[x_i \log p_i + (1 - x_i) \log(1 - p_i)\big] \\
+    &= \sum_{i=1}^{D} \big[\max(\ell_i, 0) - \ell_i x_i
+       + \log(1 + e^{-|\ell_i|})\big],
+    \end{aligned}
 
 the second form being the overflow-free one that
 ``tf.nn.sigmoid_cross_entropy_with_logits`` computes [1]. For targets that are not
@@ -125,7 +128,8 @@ def bernoulli_reconstruction_loss(
 
     Example:
         >>> x = tf.constant([[0.0, 1.0]])
-        >>> float(bernoulli_reconstruction_loss(x, tf.constant([[0.0, 0.0]]))[0])  # 2 log 2
+        >>> logits = tf.constant([[0.0, 0.0]])
+        >>> float(bernoulli_reconstruction_loss(x, logits)[0])  # 2 log 2
         1.3862943649291992
     """
     x = tf.convert_to_tensor(x)

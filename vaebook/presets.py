@@ -119,7 +119,7 @@ class Experiment:
         """Builds the model (unless given) and trains it as the preset says.
 
         Args:
-            x_train: The training images of :attr:`dataset`.
+            x_train: The training images of the preset's ``dataset``.
             model: A model returned by :meth:`build`, when the caller needs it before
                 training (for example in a callback); built here otherwise.
             epochs: Override of the number of epochs (default :meth:`run_epochs`);
@@ -190,7 +190,7 @@ def fashion_autoencoder(code_size: int) -> Experiment:
     )
 
 
-#: Chapter 2's run: the 20-number autoencoder for 100 epochs in batches of 512.
+#: The set-up of chapter 2: the 20-number autoencoder, 100 epochs, batches of 512.
 FASHION_AUTOENCODER_LONG = Experiment(
     name="fashion_autoencoder_long",
     dataset="fashion-mnist",
@@ -205,7 +205,7 @@ FASHION_AUTOENCODER_LONG = Experiment(
     ),
 )
 
-#: Chapter 5's reference VAE on the grey-level Fashion-MNIST pixels.
+#: The reference VAE of chapter 5, on the grey-level Fashion-MNIST pixels.
 FASHION_VAE = Experiment(
     name="fashion_vae",
     dataset="fashion-mnist",

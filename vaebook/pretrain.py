@@ -129,7 +129,7 @@ def greedy_pretrain(
     Example:
         >>> model = Autoencoder(latent_dim=20)
         >>> histories = greedy_pretrain(model, x_train, epochs=5)  # 4 stages
-        >>> history = train(model, x_train, epochs=20)             # then fine-tune
+        >>> history = train(model, x_train, epochs=20)  # then fine-tune
     """
     pairs = layer_pairs(model)
     epochs = check_positive_int(epochs, "epochs")

@@ -10,10 +10,14 @@ helpers need only IPython, so the chapters run the same in Jupyter, in Colab and
 
 from __future__ import annotations
 
+import ast
+import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["glue", "markdown_table"]
+__all__ = ["glue", "glued_values", "markdown_table"]
 
 # The MIME prefix under which MyST-NB looks for glued values (hidden in the page).
 _GLUE_PREFIX = "application/papermill.record/"
@@ -37,6 +41,30 @@ def glue(name: str, value: Any) -> None:
     bundle, metadata = format_display_data(value)
     metadata["scrapbook"] = {"name": name, "mime_prefix": _GLUE_PREFIX}
     display({_GLUE_PREFIX + key: data for key, data in bundle.items()}, raw=True, metadata=metadata)
+
+
+def glued_values(notebook: str | os.PathLike) -> dict[str, Any]:
+    """The values that a saved notebook's cells glued for its prose, by name.
+
+    Lets one page quote another page's measured number (the Results page quotes
+    chapter 5's), and lets checks compare them, without running anything again.
+
+    Args:
+        notebook: An ``.ipynb`` file with outputs.
+
+    Returns:
+        Each glued name with its value (numbers and strings, as Python objects).
+    """
+    content = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    values = {}
+    for cell in content.get("cells", []):
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = output.get("data", {}).get(_GLUE_PREFIX + "text/plain")
+            if name is not None and text is not None:
+                text = "".join(text) if isinstance(text, list) else text
+                values[name] = ast.literal_eval(text)
+    return values
 
 
 def markdown_table(

@@ -3,7 +3,7 @@
 Models import only the pure layers below them (:mod:`vaebook.checks`,
 :mod:`vaebook.losses`, :mod:`vaebook.rng`); they never import the training loop or the
 metrics. What :func:`vaebook.train.train` needs of a model is written down once, as
-:class:`vaebook.train.Trainable`.
+:class:`vaebook.checks.Trainable`.
 """
 
 from vaebook.models.adversarial import AdversarialAutoencoder

@@ -104,7 +104,7 @@ class DenoisingAutoencoder(Autoencoder):
             ``encoder_units``, ...).
 
     Example:
-        >>> model = DenoisingAutoencoder(noise="masking", noise_level=0.5, seed=0)
+        >>> model = DenoisingAutoencoder(noise="masking", noise_level=0.5)
         >>> losses = model.per_example_losses(tf.zeros((4, 28, 28)))
         >>> losses["loss"].shape  # (batch,)
         TensorShape([4])

@@ -51,8 +51,8 @@ class SparseAutoencoder(Autoencoder):
         **kwargs: Other :class:`~vaebook.models.Autoencoder` arguments.
 
     Example:
-        >>> model = SparseAutoencoder(latent_dim=1000, penalty="kl", sparsity_weight=3.0)
-        >>> codes = model.encode(tf.zeros((2, 28, 28)))  # (batch, 1000), in (0, 1)
+        >>> model = SparseAutoencoder(latent_dim=1000, penalty="kl")
+        >>> codes = model.encode(tf.zeros((2, 28, 28)))  # (2, 1000), in (0, 1)
         >>> model.features().shape  # one 28x28 pattern per code unit
         (1000, 28, 28)
     """

@@ -75,7 +75,7 @@ class VAE(DenseEncoderDecoder):
 
     Example:
         >>> vae = VAE(latent_dim=2, encoder_units=(64,))
-        >>> z_mean, z_log_var = vae.encode(tf.zeros((3, 28, 28)))  # (3, 2) each
+        >>> z_mean, z_log_var = vae.encode(tf.zeros((3, 28, 28)))  # (3, 2)
         >>> losses = vae.per_example_losses(tf.zeros((3, 28, 28)))
         >>> sorted(losses)
         ['kl_loss', 'loss', 'reconstruction_loss']
