@@ -48,7 +48,7 @@ import vaebook  # noqa: E402,F401  (imports TensorFlow quietly)
 # isort: split
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from common import CHECKPOINTS, save_results, save_weights  # noqa: E402
+from common import CHECKPOINTS, save_results, save_weights, write_json  # noqa: E402
 
 from vaebook import data, evaluate, train  # noqa: E402
 from vaebook.models import VAE  # noqa: E402
@@ -70,13 +70,6 @@ def paper_schedule(steps_per_epoch: int) -> keras.optimizers.schedules.LearningR
 def stage_ends() -> set[int]:
     """The epochs at which a stage of the paper's schedule ends."""
     return {int(end) for end in np.cumsum([3**i for i in range(STAGES)])}
-
-
-def write_json(path: Path, value: object) -> None:
-    """Writes JSON through a temporary file, so a cut-off run never leaves half a file."""
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(value, indent=1) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def main() -> None:

@@ -57,6 +57,13 @@ def save_weights(model: object, name: str) -> Path:
     return path
 
 
+def write_json(path: Path, value: object) -> None:
+    """Writes JSON through a temporary file, so a cut-off run never leaves half a file."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(value, indent=1) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def save_results(name: str, results: dict, seconds: float) -> Path:
     """Writes ``results`` with the command, hardware, run time and date to ``results/``.
 

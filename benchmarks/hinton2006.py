@@ -53,7 +53,7 @@ import vaebook  # noqa: E402,F401  (imports TensorFlow quietly)
 # isort: split
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from common import WEIGHTS, save_results, save_weights  # noqa: E402
+from common import WEIGHTS, save_results, save_weights, write_json  # noqa: E402
 
 from vaebook import data, evaluate, presets, train  # noqa: E402
 from vaebook.models import Autoencoder, DenoisingAutoencoder  # noqa: E402
@@ -100,13 +100,6 @@ def optimizer_for(candidate: str, epochs: int, steps_per_epoch: int) -> keras.op
 def squared_error(model: keras.Model, x: np.ndarray) -> float:
     """Mean over images of the squared error summed over pixels."""
     return evaluate.reconstruction_metrics(model, x)["squared_error"]
-
-
-def write_json(path: Path, value: object) -> None:
-    """Writes JSON through a temporary file (never half a file)."""
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(value, indent=1) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def main() -> None:

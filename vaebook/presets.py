@@ -190,7 +190,7 @@ def fashion_autoencoder(code_size: int) -> Experiment:
     )
 
 
-#: The set-up of chapter 2: the 20-number autoencoder, 100 epochs, batches of 512.
+#: The set-up of chapter 2 (the 20-number autoencoder, 100 epochs, batches of 512).
 FASHION_AUTOENCODER_LONG = Experiment(
     name="fashion_autoencoder_long",
     dataset="fashion-mnist",
