@@ -289,3 +289,11 @@ def test_continuous_bernoulli_loss_is_cross_entropy_minus_log_constants():
     expected = -(log_c + x * np.log(lam) + (1 - x) * np.log(1 - lam)).sum(axis=(1, 2))
     ours = losses.continuous_bernoulli_reconstruction_loss(tf.constant(x), tf.constant(logits))
     np.testing.assert_allclose(ours, expected, rtol=1e-10)
+
+
+def test_continuous_bernoulli_refuses_integer_logits_by_name():
+    with pytest.raises(ValueError, match="logits have dtype int32"):
+        losses.continuous_bernoulli_log_normalizer(tf.constant([1, 2]))
+    with pytest.raises(ValueError, match="logits have dtype int32"):
+        losses.continuous_bernoulli_mean(tf.constant([1, 2]))
+    assert float(losses.continuous_bernoulli_mean(0)) == pytest.approx(0.5)

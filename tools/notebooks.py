@@ -228,6 +228,19 @@ def check() -> int:
         stored = nbformat.read(notebook, as_version=4)
         if source != [_cell_key(cell) for cell in stored.cells]:
             problems.append(f"{name}: cells differ from {markdown.name} (run sync, then execute)")
+        inside, too_long = False, 0
+        for line in markdown.read_text(encoding="utf-8").splitlines():
+            if line.startswith("```{code-cell}"):
+                inside = True
+            elif line.startswith("```"):
+                inside = False
+            elif inside and len(line) > 80:
+                too_long += 1
+        if too_long:
+            problems.append(
+                f"{markdown.relative_to(ROOT)}: {too_long} lines of code cells (options "
+                "included) exceed 80 characters, the book's column"
+            )
         counts = [cell.get("execution_count") for cell in stored.cells if cell.cell_type == "code"]
         if counts != list(range(1, len(counts) + 1)):
             problems.append(f"{name}: not executed top to bottom in one run (counts {counts})")

@@ -198,6 +198,16 @@ def bernoulli_log_likelihood(
     return -bernoulli_reconstruction_loss(x, logits, data_ndim)
 
 
+def _float_logits(logits: object) -> tf.Tensor:
+    """Logits as a float tensor (Python numbers become float32), or a clear error."""
+    if isinstance(logits, (int, float)):
+        logits = float(logits)
+    logits = tf.convert_to_tensor(logits)
+    if not logits.dtype.is_floating:
+        raise ValueError(f"logits have dtype {logits.dtype.name}; expected a float tensor.")
+    return logits
+
+
 def continuous_bernoulli_log_normalizer(logits: tf.Tensor) -> tf.Tensor:
     r"""Log of the continuous Bernoulli's normalising constant, per pixel, from logits.
 
@@ -220,7 +230,7 @@ def continuous_bernoulli_log_normalizer(logits: tf.Tensor) -> tf.Tensor:
     Returns:
         :math:`\log C(\sigma(\ell))`, same shape; ``log 2`` at ``logits = 0``.
     """
-    logits = tf.convert_to_tensor(logits)
+    logits = _float_logits(logits)
     half = 0.5 * logits
     small = tf.abs(half) < 1e-2
     safe = tf.where(small, tf.ones_like(half), half)  # keeps the unused branch finite
@@ -272,7 +282,7 @@ def continuous_bernoulli_mean(logits: tf.Tensor) -> tf.Tensor:
     Returns:
         Means in ``(0, 1)``, same shape.
     """
-    logits = tf.convert_to_tensor(logits)
+    logits = _float_logits(logits)
     small = tf.abs(logits) < 1e-2
     safe = tf.where(small, tf.ones_like(logits), logits)
     exact = tf.sigmoid(safe) / tf.tanh(0.5 * safe) - 1.0 / safe
