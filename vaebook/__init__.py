@@ -11,14 +11,14 @@ version from here:
 * :mod:`vaebook.evaluate` - test metrics, negative ELBO and importance-sampled NLL.
 * :mod:`vaebook.plots` - figures; every function returns a ``matplotlib`` Figure.
 * :mod:`vaebook.report` - measured numbers into the prose, tables.
+* :mod:`vaebook.runtime` - the supported TensorFlow and Keras, checked on import; the
+  device in use.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-
-__version__ = "0.1.0"
 
 
 def _import_tensorflow_quietly() -> None:
@@ -49,3 +49,10 @@ def _import_tensorflow_quietly() -> None:
 
 
 _import_tensorflow_quietly()
+
+# Stop here, saying what to do, if the runtime's TensorFlow or Keras is too old (Colab
+# installs vaebook with --no-deps on top of whatever its runtime has).
+from vaebook import runtime  # noqa: E402
+
+runtime.check_versions()
+__version__ = runtime.VERSION
