@@ -34,9 +34,9 @@ def counted_steps(monkeypatch):
     def make_counted_block(*args, **kwargs):
         block = real(*args, **kwargs)
 
-        def counted(x_all, indices):
+        def counted(x_all, indices, y_all=None):
             calls.extend([1] * int(indices.shape[0]))  # one entry per step of the block
-            return block(x_all, indices)
+            return block(x_all, indices, y_all)
 
         counted.noise = block.noise
         return counted

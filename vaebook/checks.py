@@ -31,11 +31,13 @@ __all__ = [
     "LatentVariableModel",
     "Trainable",
     "as_images",
+    "as_label_input",
     "as_model_input",
     "check_choice",
     "check_fraction",
     "check_labels",
     "check_latent_model",
+    "check_model_labels",
     "check_non_negative",
     "check_non_negative_int",
     "check_positive",
@@ -255,6 +257,72 @@ def as_model_input(x: object, expected_shape: Sequence[int], name: str = "x") ->
     if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(x))):
         raise ValueError(f"{name} contains NaN or infinite values.")
     return x
+
+
+def check_model_labels(
+    model: object, labels: object, length: int, name: str = "labels"
+) -> np.ndarray | None:
+    """Checks that labels come exactly when a model is conditional, one per image.
+
+    A conditional model (``model.conditional`` true, such as
+    :class:`vaebook.models.ConditionalVAE`) needs a label for every image; any other
+    model takes none.
+
+    Args:
+        model: The model.
+        labels: The labels, or ``None``.
+        length: The number of images.
+        name: The argument's name, for the message.
+
+    Returns:
+        The labels as an int64 array, or ``None`` for an unconditional model.
+
+    Raises:
+        ValueError: If labels are missing for a conditional model, given to another
+            one, or invalid (see :func:`check_labels`).
+    """
+    conditional = bool(getattr(model, "conditional", False))
+    model_name = type(model).__name__
+    if labels is None:
+        if conditional:
+            raise ValueError(f"{model_name} is conditional: pass the images' labels as {name}=...")
+        return None
+    if not conditional:
+        raise ValueError(
+            f"{model_name} takes no labels; {name} is only for conditional models "
+            "such as ConditionalVAE."
+        )
+    return check_labels(labels, name, length=length, num_classes=model.num_classes)
+
+
+def as_label_input(labels: object, num_classes: int, name: str = "labels") -> tf.Tensor:
+    """Converts a batch of class labels to an int32 tensor, checked like :func:`check_labels`.
+
+    Static checks (rank, integer dtype) run at trace time inside a compiled step; the
+    range check runs when executing eagerly.
+
+    Args:
+        labels: Integer labels, array-like or tensor, shape ``(batch,)``.
+        num_classes: Labels must lie in ``[0, num_classes)``.
+        name: The argument's name, for error messages.
+
+    Returns:
+        ``labels`` as an int32 tensor.
+
+    Raises:
+        ValueError: If the labels are not a 1-D integer array or (eagerly) fall outside
+            the classes.
+    """
+    if not isinstance(labels, (tf.Tensor, tf.Variable)):
+        return tf.constant(check_labels(labels, name, num_classes=num_classes), tf.int32)
+    if not labels.dtype.is_integer or labels.shape.rank != 1:
+        raise ValueError(
+            f"{name} must be a non-empty 1-D integer array; got shape {tuple(labels.shape)}, "
+            f"dtype {labels.dtype.name}."
+        )
+    if tf.executing_eagerly():
+        check_labels(labels.numpy(), name, num_classes=num_classes)
+    return tf.cast(labels, tf.int32)
 
 
 def check_tensor_pair(x: tf.Tensor, other: tf.Tensor, x_name: str, other_name: str) -> None:

@@ -21,6 +21,7 @@ from vaebook.checks import (
     as_images,
     check_fraction,
     check_latent_model,
+    check_model_labels,
     check_non_negative,
     check_non_negative_int,
     check_positive_int,
@@ -31,6 +32,7 @@ from vaebook.losses import (
     bernoulli_reconstruction_loss,
     squared_error,
 )
+from vaebook.runtime import use_xla
 
 __all__ = [
     "active_units",
@@ -124,7 +126,7 @@ def reconstruction_metrics(
     x = as_images(x, "x", image_shape=getattr(model, "image_shape", None))
     batch_size = check_positive_int(batch_size, "batch_size")
 
-    @tf.function(jit_compile=True, reduce_retracing=True)
+    @tf.function(jit_compile=use_xla(model), reduce_retracing=True)
     def per_image(batch: tf.Tensor) -> tf.Tensor:
         logits = model(batch, training=False)
         return tf.stack(
@@ -152,6 +154,7 @@ def vae_bounds(
     batch_size: int = 100,
     max_decodes: int = 50_000,
     seed: int = 0,
+    labels: np.ndarray | None = None,
 ) -> dict[str, float]:
     r"""Negative ELBO and importance-sampled negative log-likelihood of a VAE, in nats.
 
@@ -171,6 +174,8 @@ def vae_bounds(
         batch_size: Images encoded at once.
         max_decodes: Largest number of decoder evaluations held in memory at once.
         seed: Seed of the sampling noise (the result is repeatable).
+        labels: The images' labels, for a conditional model (whose bounds are then
+            those of ``-log p(x | y)``).
 
     Returns:
         ``{"negative_elbo": ..., "nll": ...}``, means over images, plus ``"num_samples"``.
@@ -181,10 +186,11 @@ def vae_bounds(
     batch_size = check_positive_int(batch_size, "batch_size")
     max_decodes = check_positive_int(max_decodes, "max_decodes")
     seed = check_non_negative_int(seed, "seed")
+    labels = check_model_labels(model, labels, len(x))
     latent_dim = model.latent_dim
 
     # One compiled function: (images (b, ...), noise (s, b, latent_dim)) -> (s, b).
-    log_weights = tf.function(model.log_weights, jit_compile=True, reduce_retracing=True)
+    log_weights = tf.function(model.log_weights, jit_compile=use_xla(model), reduce_retracing=True)
 
     elbo_sum, log_likelihood_sum = 0.0, 0.0
     for start in range(0, len(x), batch_size):
@@ -197,7 +203,8 @@ def vae_bounds(
             # Each chunk's noise has its own stream, derived from (seed, first image,
             # first sample): distinct seeds give independent estimates.
             epsilon = rng.normal((samples, count, latent_dim), rng.derive(seed, start, done))
-            weights = log_weights(images, epsilon)  # (samples, count)
+            extra = {} if labels is None else {"labels": labels[start : start + count]}
+            weights = log_weights(images, epsilon, **extra)  # (samples, count)
             lse_parts.append(tf.reduce_logsumexp(weights, axis=0))
             weight_sum += np.sum(weights.numpy(), axis=0, dtype=np.float64)
         # Each part is a logsumexp over its chunk of samples; combining the parts gives the
@@ -321,7 +328,10 @@ def mmd_to_prior(codes: np.ndarray, seed: int = 0) -> float:
 
 
 def evaluate_losses(
-    model: keras.Model, x: np.ndarray | tf.Tensor, batch_size: int = 1000
+    model: keras.Model,
+    x: np.ndarray | tf.Tensor,
+    batch_size: int = 1000,
+    labels: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Averages the model's per-example losses over a whole dataset, in batches.
 
@@ -333,6 +343,7 @@ def evaluate_losses(
         model: A model satisfying :class:`vaebook.checks.Trainable`.
         x: The examples, for instance the test images.
         batch_size: Examples per batch (memory only; the result does not depend on it).
+        labels: The examples' labels, for a conditional model (and only for one).
 
     Returns:
         The mean of each entry of ``per_example_losses`` over all of ``x``.
@@ -345,10 +356,15 @@ def evaluate_losses(
     check_trainable(model)
     x = as_images(x, "x", image_shape=getattr(model, "image_shape", None))
     batch_size = check_positive_int(batch_size, "batch_size")
+    labels = check_model_labels(model, labels, len(x))
     step = _per_example_step(model)
     totals: dict[str, float] = {}
     for start in range(0, len(x), batch_size):
-        values = step(tf.convert_to_tensor(x[start : start + batch_size]))
+        batch = tf.convert_to_tensor(x[start : start + batch_size])
+        if labels is None:
+            values = step(batch)
+        else:
+            values = step(batch, tf.constant(labels[start : start + batch_size], tf.int32))
         for name, value in values.items():
             totals[name] = totals.get(name, 0.0) + float(np.sum(value.numpy(), dtype=np.float64))
     return {name: total / len(x) for name, total in totals.items()}
@@ -362,9 +378,10 @@ def _per_example_step(model: keras.Model) -> Callable[[tf.Tensor], dict[str, tf.
     step = _EVAL_STEPS.get(model)
     if step is None:
 
-        @tf.function(jit_compile=True, reduce_retracing=True)
-        def step(x: tf.Tensor) -> dict[str, tf.Tensor]:
-            return model.per_example_losses(x, training=False)  # each (batch,)
+        @tf.function(jit_compile=use_xla(model), reduce_retracing=True)
+        def step(x: tf.Tensor, labels: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+            extra = {} if labels is None else {"labels": labels}
+            return model.per_example_losses(x, training=False, **extra)  # each (batch,)
 
         _EVAL_STEPS[model] = step
     return step

@@ -125,6 +125,32 @@ def device() -> str:
     return f"CPU ({cores} core{'s' if cores != 1 else ''})"
 
 
+def use_xla(model: object, requested: bool | None = None) -> bool:
+    """Whether to compile a model's training or evaluation step with XLA.
+
+    XLA fuses the dense models' small operations and makes them several times faster
+    on a CPU. Its CPU convolutions are another matter: a convolutional VAE's training
+    step runs several times slower with XLA than without on the course's 2-core
+    machine (``benchmarks/conv_speed.py`` measures it; the Results page shows the
+    ratio), so models that say ``xla_on_cpu = False`` are compiled without it unless
+    a GPU is present.
+
+    Args:
+        model: The model to be run.
+        requested: An explicit choice, returned as it is; ``None`` decides as above.
+
+    Returns:
+        ``True`` to compile with XLA.
+    """
+    if requested is not None:
+        return bool(requested)
+    if getattr(model, "xla_on_cpu", True):
+        return True
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 def describe() -> str:
     """One line naming vaebook, TensorFlow, Keras and NumPy versions and the device.
 

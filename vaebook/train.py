@@ -39,6 +39,7 @@ from vaebook.checkpoint import (
 )
 from vaebook.checks import (
     as_images,
+    check_model_labels,
     check_non_negative_int,
     check_positive,
     check_positive_int,
@@ -46,6 +47,7 @@ from vaebook.checks import (
 )
 from vaebook.evaluate import evaluate_losses
 from vaebook.rng import uniform as random_uniform
+from vaebook.runtime import use_xla
 
 __all__ = [
     "QUICK_ENV_VAR",
@@ -135,19 +137,23 @@ def _step_function(
     optimizer: keras.optimizers.Optimizer,
     binarize: bool,
     noise: keras.random.SeedGenerator,
-) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
+) -> Callable[..., dict[str, tf.Tensor]]:
     """The body of one training step, shared by the one-step and the block functions."""
     apply_update = getattr(model, "apply_update", None)
 
-    def one_step(x_all: tf.Tensor, indices: tf.Tensor) -> dict[str, tf.Tensor]:
+    def one_step(
+        x_all: tf.Tensor, indices: tf.Tensor, y_all: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
         x = tf.gather(x_all, indices)  # (batch, *image_shape)
+        # A conditional model also gets the batch's labels: (batch,).
+        extra = {} if y_all is None else {"labels": tf.gather(y_all, indices)}
         if binarize:
             x = tf.cast(random_uniform(tf.shape(x), noise) < x, x.dtype)
         if apply_update is not None:
             losses = apply_update(x, optimizer)
             return {name: tf.reduce_mean(value) for name, value in losses.items()}
         with tf.GradientTape() as tape:
-            losses = model.per_example_losses(x, training=True)
+            losses = model.per_example_losses(x, training=True, **extra)
             loss = tf.reduce_mean(losses["loss"])
             if model.losses:
                 loss = loss + tf.add_n(model.losses)
@@ -171,13 +177,14 @@ def _prepare(
 def make_train_step(
     model: keras.Model,
     optimizer: keras.optimizers.Optimizer,
-    jit_compile: bool = True,
+    jit_compile: bool | None = True,
     binarize: bool = False,
     seed: int = 0,
-) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
-    """Builds the compiled training step ``step(x_all, indices) -> batch means``.
+) -> Callable[..., dict[str, tf.Tensor]]:
+    """Builds the compiled training step ``step(x_all, indices[, y_all]) -> batch means``.
 
-    The step gathers the batch ``x_all[indices]`` on the device, computes the loss,
+    The step gathers the batch ``x_all[indices]`` on the device (and, for a
+    conditional model, its labels ``y_all[indices]``), computes the loss,
     differentiates it and applies one optimiser update. Chapter 2 checks it against
     the step written by hand; :func:`train` runs the same step in blocks
     (:func:`make_train_block`).
@@ -185,7 +192,8 @@ def make_train_step(
     Args:
         model: A model satisfying :class:`vaebook.checks.Trainable`.
         optimizer: A Keras optimiser.
-        jit_compile: Whether to compile the step with XLA.
+        jit_compile: Whether to compile the step with XLA; ``None`` lets
+            :func:`vaebook.runtime.use_xla` decide.
         binarize: Whether to binarise each batch dynamically: every time an image is
             drawn, each pixel is set to 1 with probability equal to its intensity
             (the standard training protocol for binarised MNIST).
@@ -197,7 +205,7 @@ def make_train_step(
     noise = _prepare(model, optimizer, seed)
     train_step = tf.function(
         _step_function(model, optimizer, binarize, noise),
-        jit_compile=jit_compile,
+        jit_compile=use_xla(model, jit_compile),
         reduce_retracing=True,
     )
     train_step.noise = noise  # Its state is part of a checkpoint.
@@ -207,11 +215,11 @@ def make_train_step(
 def make_train_block(
     model: keras.Model,
     optimizer: keras.optimizers.Optimizer,
-    jit_compile: bool = True,
+    jit_compile: bool | None = True,
     binarize: bool = False,
     seed: int = 0,
-) -> Callable[[tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]:
-    """Builds ``block(x_all, indices) -> per-step batch means`` for many steps per call.
+) -> Callable[..., dict[str, tf.Tensor]]:
+    """Builds ``block(x_all, indices[, y_all]) -> per-step batch means``: many steps a call.
 
     ``indices`` has shape ``(steps, batch)``: row ``s`` holds the batch of step ``s``.
     One call runs all the steps in a loop *inside* one compiled function, so Python and
@@ -223,7 +231,8 @@ def make_train_block(
     Args:
         model: A model satisfying :class:`vaebook.checks.Trainable`.
         optimizer: A Keras optimiser.
-        jit_compile: Whether to compile the block with XLA.
+        jit_compile: Whether to compile the block with XLA; ``None`` lets
+            :func:`vaebook.runtime.use_xla` decide.
         binarize: Whether to binarise each batch dynamically.
         seed: Seed of the binarisation noise.
 
@@ -234,19 +243,21 @@ def make_train_block(
     noise = _prepare(model, optimizer, seed)
     one_step = _step_function(model, optimizer, binarize, noise)
 
-    def block(x_all: tf.Tensor, indices: tf.Tensor) -> dict[str, tf.Tensor]:
+    def block(
+        x_all: tf.Tensor, indices: tf.Tensor, y_all: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
         steps = tf.shape(indices)[0]
-        first = one_step(x_all, indices[0])  # Also fixes the loss names and dtypes.
+        first = one_step(x_all, indices[0], y_all)  # Also fixes the loss names and dtypes.
         arrays = {
             name: tf.TensorArray(value.dtype, size=steps).write(0, value)
             for name, value in first.items()
         }
         for s in tf.range(1, steps):
-            means = one_step(x_all, indices[s])
+            means = one_step(x_all, indices[s], y_all)
             arrays = {name: arrays[name].write(s, means[name]) for name in arrays}
         return {name: array.stack() for name, array in arrays.items()}  # each (steps,)
 
-    train_block = tf.function(block, jit_compile=jit_compile, reduce_retracing=True)
+    train_block = tf.function(block, jit_compile=use_xla(model, jit_compile), reduce_retracing=True)
     train_block.noise = noise
     return train_block
 
@@ -273,16 +284,18 @@ def train(
     model: keras.Model,
     x_train: np.ndarray,
     *,
+    y_train: np.ndarray | None = None,
     epochs: int,
     batch_size: int = 512,
     learning_rate: float = 1e-3,
     optimizer: keras.optimizers.Optimizer | None = None,
     x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
     seed: int = 0,
     callbacks: Sequence[EpochCallback] = (),
     verbose: int = 1,
     log_every: int = 1,
-    jit_compile: bool = True,
+    jit_compile: bool | None = None,
     binarize: bool = False,
     checkpoint_dir: str | os.PathLike | None = None,
     steps_per_call: int | None = None,
@@ -292,18 +305,23 @@ def train(
     Args:
         model: A model with ``per_example_losses(x, training)``.
         x_train: Training images, float in ``[0, 1]``.
+        y_train: Their labels, for a conditional model (and only for one), such as
+            :class:`vaebook.models.ConditionalVAE`: integers, one per image.
         epochs: Passes over the training set.
         batch_size: Examples per step; the last, smaller batch of an epoch is kept.
         learning_rate: Adam's learning rate, used when ``optimizer`` is not given.
         optimizer: A Keras optimiser; defaults to ``keras.optimizers.Adam(learning_rate)``.
         x_val: Held-out images; their mean losses are logged as ``val_*`` each epoch.
+        y_val: Their labels, for a conditional model.
         seed: Seed of the shuffling order.
         callbacks: Functions ``callback(epoch, logs)`` called after each epoch
             (``epoch`` counts from 1), e.g. to save reconstructions.
         verbose: 0 prints nothing, 1 prints one line every ``log_every`` epochs, 2 also
             shows a progress bar inside each epoch (for terminals).
         log_every: Epochs between printed lines when ``verbose`` is 1.
-        jit_compile: Whether to compile the step with XLA.
+        jit_compile: Whether to compile the steps with XLA; ``None`` (the default)
+            uses XLA except for convolutional models on a CPU, where it is slow
+            (:func:`vaebook.runtime.use_xla`).
         binarize: Whether to binarise every batch dynamically (fresh Bernoulli draws
             each time an image is seen); ``x_val`` is used as given, so pass a fixed
             binarisation of the held-out images (:func:`vaebook.data.binarize`).
@@ -327,8 +345,12 @@ def train(
     check_trainable(model)
     image_shape = getattr(model, "image_shape", None)
     x_train = as_images(x_train, "x_train", image_shape=image_shape)
+    y_train = check_model_labels(model, y_train, len(x_train), "y_train")
     if x_val is not None:
         x_val = as_images(x_val, "x_val", image_shape=x_train.shape[1:])
+        y_val = check_model_labels(model, y_val, len(x_val), "y_val")
+    elif y_val is not None:
+        raise ValueError("y_val was given without x_val.")
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     log_every = check_positive_int(log_every, "log_every")
@@ -340,6 +362,7 @@ def train(
 
     step = make_train_block(model, optimizer, jit_compile=jit_compile, binarize=binarize, seed=seed)
     x_all = tf.convert_to_tensor(x_train, dtype=tf.float32)  # (n, *image_shape), once.
+    y_all = None if y_train is None else tf.convert_to_tensor(y_train, dtype=tf.int32)  # (n,)
     num_examples = x_train.shape[0]
     num_steps = math.ceil(num_examples / batch_size)
     full_steps = num_examples // batch_size  # steps with a full batch
@@ -355,6 +378,8 @@ def train(
         "binarize": bool(binarize),
         "num_examples": int(num_examples),
     }
+    if y_train is not None:
+        settings["labels"] = True
     if checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT_FILE).is_file():
         state, rng_state = load_checkpoint(
             checkpoint_dir / CHECKPOINT_FILE,
@@ -389,7 +414,7 @@ def train(
         block_means: list[dict[str, tf.Tensor]] = []
         done = 0
         for block in blocks:
-            block_means.append(step(x_all, tf.constant(block)))
+            block_means.append(step(x_all, tf.constant(block), y_all))
             done += len(block)
             if bar is not None:
                 bar.update(done)
@@ -407,7 +432,7 @@ def train(
         sizes[-1] = num_examples - batch_size * (num_steps - 1)
         logs = {name: float(np.dot(values[name], sizes) / num_examples) for name in names}
         if x_val is not None:
-            for name, value in evaluate_losses(model, x_val).items():
+            for name, value in evaluate_losses(model, x_val, labels=y_val).items():
                 logs[f"val_{name}"] = value
         seconds = time.perf_counter() - start
         history.append(logs, seconds, num_examples)

@@ -1,4 +1,7 @@
-"""Model families: the autoencoder (chapters 1-2), its variants (chapter 3), the VAE (4-5).
+"""Model families: autoencoders, their variants, VAEs, convolutional and conditional models.
+
+The autoencoder is chapters 1-2's, its variants chapter 3's, the VAE chapters 4-5's;
+the convolutional and conditional models give them convolutions and class labels.
 
 Models import only the pure layers below them (:mod:`vaebook.checks`,
 :mod:`vaebook.losses`, :mod:`vaebook.rng`); they never import the training loop or the
@@ -8,6 +11,7 @@ metrics. What :func:`vaebook.train.train` needs of a model is written down once,
 
 from vaebook.models.adversarial import AdversarialAutoencoder
 from vaebook.models.autoencoder import Autoencoder
+from vaebook.models.conv import ConditionalVAE, ConvAutoencoder, ConvVAE
 from vaebook.models.denoising import DenoisingAutoencoder, corrupt
 from vaebook.models.saving import load_model
 from vaebook.models.sparse import SparseAutoencoder
@@ -17,6 +21,9 @@ __all__ = [
     "VAE",
     "AdversarialAutoencoder",
     "Autoencoder",
+    "ConditionalVAE",
+    "ConvAutoencoder",
+    "ConvVAE",
     "DenoisingAutoencoder",
     "SparseAutoencoder",
     "corrupt",

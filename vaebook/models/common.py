@@ -101,24 +101,38 @@ class DenseEncoderDecoder(keras.Model):
         self.image_shape = check_units(image_shape, "image_shape")
         self.activation = activation
         self.num_pixels = math.prod(self.image_shape)
-        self.encoder = dense_stack(
+        self.encoder, self.decoder = self.make_networks(code_outputs)
+
+    def make_networks(self, code_outputs: int) -> tuple[keras.Model, keras.Model]:
+        """Builds the encoder and the decoder (dense stacks; :mod:`.conv` overrides it).
+
+        Args:
+            code_outputs: Width of the encoder's linear output layer.
+
+        Returns:
+            ``(encoder, decoder)``: images ``(batch, *image_shape)`` to
+            ``(batch, code_outputs)``, and codes ``(batch, latent_dim)`` to one output
+            per pixel, ``(batch, *image_shape)``.
+        """
+        encoder = dense_stack(
             self.image_shape,
             self.encoder_units,
-            activation,
+            self.activation,
             "encoder",
             output_units=code_outputs,
             flatten=True,
             dropout=self.dropout,
         )
-        self.decoder = dense_stack(
+        decoder = dense_stack(
             (self.latent_dim,),
             self.decoder_units,
-            activation,
+            self.activation,
             "decoder",
             output_units=self.num_pixels,
             output_shape=self.image_shape,
             dropout=self.dropout,
         )
+        return encoder, decoder
 
     def build(self, input_shape: Sequence[int | None] | None = None) -> None:
         """Marks the model built: all weights are created in the constructor."""
