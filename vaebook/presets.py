@@ -16,7 +16,10 @@ The presets and where they are used:
 * :data:`FASHION_VAE` -- chapter 5's reference VAE and the VAE of
   ``benchmarks/fashion_reference.py`` and ``benchmarks/eval_memory.py``;
 * :func:`pca_test_errors` -- PCA's test error by code size: chapter 1 (MNIST and
-  Fashion-MNIST), ``benchmarks/hinton2006.py`` and ``benchmarks/fashion_reference.py``.
+  Fashion-MNIST), ``benchmarks/hinton2006.py`` and ``benchmarks/fashion_reference.py``;
+* :data:`FASHION_CONV_AUTOENCODER`, :data:`FASHION_CONV_VAE` and
+  :data:`FASHION_CONDITIONAL_VAE` -- chapter 6's convolutional models, and
+  :data:`BETA_SWEEP_EPOCHS`, the length of its runs over the KL weight.
 
 Example:
     >>> model, history = fashion_autoencoder(20).fit(x_train)  # doctest: +SKIP
@@ -35,11 +38,15 @@ import numpy as np
 
 from vaebook.checks import as_images, check_positive_int
 from vaebook.evaluate import squared_error_per_image
-from vaebook.models import VAE, Autoencoder
+from vaebook.models import VAE, Autoencoder, ConditionalVAE, ConvAutoencoder, ConvVAE
 from vaebook.pca import PCA
 from vaebook.train import History, epochs_for, set_seed, train
 
 __all__ = [
+    "BETA_SWEEP_EPOCHS",
+    "FASHION_CONDITIONAL_VAE",
+    "FASHION_CONV_AUTOENCODER",
+    "FASHION_CONV_VAE",
     "FASHION_AUTOENCODER_LONG",
     "FASHION_CODE_SIZES",
     "FASHION_VAE",
@@ -218,6 +225,56 @@ FASHION_VAE = Experiment(
         "sum over pixels, Adam(1e-3), batch 128, 50 epochs, seed 0"
     ),
 )
+
+
+#: Chapter 6's convolutional autoencoder: chapter 2's code size and batches, convolutions.
+FASHION_CONV_AUTOENCODER = Experiment(
+    name="fashion_conv_autoencoder",
+    dataset="fashion-mnist",
+    model=ConvAutoencoder,
+    model_args={"latent_dim": 20, "filters": (32, 64)},
+    epochs=10,
+    batch_size=256,
+    quick_epochs=1,
+    description=(
+        "Conv 32-64 (3x3, stride 2) to a 20-number code and mirrored transposed "
+        "convolutions, ReLU, sigmoid cross-entropy, Adam(1e-3), batch 256, 10 epochs, "
+        "seed 0"
+    ),
+)
+
+#: Chapter 6's convolutional VAE: FASHION_VAE's likelihood, code size and batches.
+FASHION_CONV_VAE = Experiment(
+    name="fashion_conv_vae",
+    dataset="fashion-mnist",
+    model=ConvVAE,
+    model_args={"latent_dim": 20, "filters": (32, 64), "seed": 0},
+    epochs=10,
+    batch_size=128,
+    quick_epochs=1,
+    description=(
+        "Conv 32-64 (3x3, stride 2) Gaussian encoder, mirrored Bernoulli decoder on grey "
+        "levels, 20-number code, Adam(1e-3), batch 128, 10 epochs, seed 0"
+    ),
+)
+
+#: Chapter 6's conditional VAE: FASHION_CONV_VAE with the class label in both networks.
+FASHION_CONDITIONAL_VAE = Experiment(
+    name="fashion_conditional_vae",
+    dataset="fashion-mnist",
+    model=ConditionalVAE,
+    model_args={"latent_dim": 20, "num_classes": 10, "filters": (32, 64), "seed": 0},
+    epochs=10,
+    batch_size=128,
+    quick_epochs=1,
+    description=(
+        "FASHION_CONV_VAE with the one-hot label joining the encoder's features and the "
+        "decoder's input; trained with the labels (y_train), 10 epochs, seed 0"
+    ),
+)
+
+#: Epochs of each run in chapter 6's sweep over beta (FASHION_CONV_VAE's variants).
+BETA_SWEEP_EPOCHS = 3
 
 
 def pca_test_errors(

@@ -130,10 +130,10 @@ def use_xla(model: object, requested: bool | None = None) -> bool:
 
     XLA fuses the dense models' small operations and makes them several times faster
     on a CPU. Its CPU convolutions are another matter: a convolutional VAE's training
-    step runs several times slower with XLA than without on the course's 2-core
-    machine (``benchmarks/conv_speed.py`` measures it; the Results page shows the
-    ratio), so models that say ``xla_on_cpu = False`` are compiled without it unless
-    a GPU is present.
+    step runs far slower with XLA than without on the course's 2-core machine
+    (``benchmarks/conv_speed.py`` measures it; the Results page shows the ratio), so
+    models that say ``xla_on_cpu = False`` are compiled without it unless a GPU is
+    present.
 
     Args:
         model: The model to be run.

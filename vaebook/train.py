@@ -362,7 +362,7 @@ def train(
 
     step = make_train_block(model, optimizer, jit_compile=jit_compile, binarize=binarize, seed=seed)
     x_all = tf.convert_to_tensor(x_train, dtype=tf.float32)  # (n, *image_shape), once.
-    y_all = None if y_train is None else tf.convert_to_tensor(y_train, dtype=tf.int32)  # (n,)
+    y_all = None if y_train is None else tf.constant(np.asarray(y_train, np.int32))  # (n,)
     num_examples = x_train.shape[0]
     num_steps = math.ceil(num_examples / batch_size)
     full_steps = num_examples // batch_size  # steps with a full batch
