@@ -118,9 +118,11 @@ def test_package_version_agrees_with_pyproject():
 
 
 def test_ci_runs_the_oldest_stack_and_a_colab_like_chapter():
-    script = (ROOT / ".ci" / "run").read_text()
-    assert "-r .ci/oldest.txt" in script
-    assert "tools/colab_run.py" in script
+    run = (ROOT / ".ci" / "run").read_text()
+    assert ".ci/oldest-stack" in run and 'wait "$oldest_pid"' in run
+    stage = (ROOT / ".ci" / "oldest-stack").read_text()
+    assert "-r .ci/oldest.txt" in stage
+    assert "tools/colab_run.py" in stage and "-m pytest" in stage
 
 
 def test_local_instructions_clone_the_configured_repository_and_install_jupyterlab():

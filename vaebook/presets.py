@@ -227,7 +227,7 @@ FASHION_VAE = Experiment(
 )
 
 
-#: Chapter 6's convolutional autoencoder: chapter 2's code size and batches, convolutions.
+#: Chapter 6's convolutional autoencoder, with the code size of chapter 2's.
 FASHION_CONV_AUTOENCODER = Experiment(
     name="fashion_conv_autoencoder",
     dataset="fashion-mnist",
@@ -243,7 +243,7 @@ FASHION_CONV_AUTOENCODER = Experiment(
     ),
 )
 
-#: Chapter 6's convolutional VAE: FASHION_VAE's likelihood, code size and batches.
+#: Chapter 6's convolutional VAE, with FASHION_VAE's likelihood, code size and batches.
 FASHION_CONV_VAE = Experiment(
     name="fashion_conv_vae",
     dataset="fashion-mnist",
@@ -258,7 +258,7 @@ FASHION_CONV_VAE = Experiment(
     ),
 )
 
-#: Chapter 6's conditional VAE: FASHION_CONV_VAE with the class label in both networks.
+#: Chapter 6's conditional VAE, FASHION_CONV_VAE with the class label in both networks.
 FASHION_CONDITIONAL_VAE = Experiment(
     name="fashion_conditional_vae",
     dataset="fashion-mnist",

@@ -18,10 +18,10 @@ import os
 import re
 from collections.abc import Mapping
 
-# The package's version (``vaebook.__version__``; pyproject.toml states the same).
+#: The package's version (``vaebook.__version__``; pyproject.toml states the same).
 VERSION = "0.1.0"
 
-# The oldest TensorFlow and Keras that CI tests; see the module docstring.
+#: The oldest TensorFlow and Keras that CI tests; see the module docstring.
 MINIMUM_VERSIONS: dict[str, str] = {"tensorflow": "2.19.1", "keras": "3.10.0"}
 
 _NAMES = {"tensorflow": "TensorFlow", "keras": "Keras"}
@@ -34,8 +34,8 @@ def parse_version(text: str) -> tuple[int, ...]:
         text: A version such as ``"2.21.0"``, ``"3.10.0rc1"`` or ``"2.19.0.dev2025"``.
 
     Returns:
-        Its release numbers, for comparison: ``(2, 21, 0)``, ``(3, 10, 0)``,
-        ``(2, 19, 0)``.
+        The release numbers as a tuple of ints, which compare in order; for the
+        examples above ``(2, 21, 0)``, ``(3, 10, 0)`` and ``(2, 19, 0)``.
 
     Raises:
         ValueError: If ``text`` does not start with a number.

@@ -14,8 +14,8 @@ a final ``Conv2D`` with one output channel: the logits (or means) of the pixels.
 
 :class:`ConditionalVAE` (Sohn, Lee & Yan, 2015) also feeds the class label ``y``, one-hot,
 into the encoder's last layer and into the decoder, and so models
-:math:`p_\theta(x \mid y)`: :meth:`ConditionalVAE.generate` draws images of the classes
-asked for.
+:math:`p_\theta(x \mid y)`: :meth:`vaebook.models.ConditionalVAE.generate` draws images
+of the classes asked for.
 """
 
 from __future__ import annotations
