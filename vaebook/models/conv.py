@@ -354,14 +354,23 @@ class ConditionalVAE(ConvVAE):
         labels = as_label_input(labels, self.num_classes)
         return tf.one_hot(labels, self.num_classes, dtype=tf.float32)
 
+    def _join_label(self, inputs: tf.Tensor, labels: object, name: str) -> tf.Tensor:
+        """``[inputs, one_hot(labels)]`` side by side, after checking one label each."""
+        y = self.one_hot(labels)  # (batch, num_classes)
+        count, wanted = y.shape[0], inputs.shape[0]
+        if tf.executing_eagerly():
+            count, wanted = int(tf.shape(y)[0]), int(tf.shape(inputs)[0])
+        if count is not None and wanted is not None and count != wanted:
+            raise ValueError(f"labels has {count} entries for {wanted} {name}; need one each.")
+        return tf.concat([inputs, y], axis=-1)
+
     def encode(  # type: ignore[override]
         self, x: tf.Tensor, labels: object, training: bool = False
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """Returns ``(z_mean, z_log_var)`` of ``q(z | x, y)``, each ``(batch, latent_dim)``."""
         x = as_model_input(x, self.image_shape)
-        y = self.one_hot(labels)  # (batch, num_classes)
         features = self.encoder(x, training=training)  # (batch, features)
-        code = self.encoder_output(tf.concat([features, y], axis=-1))
+        code = self.encoder_output(self._join_label(features, labels, "images"))
         z_mean, z_log_var = tf.split(code, 2, axis=-1)
         return z_mean, z_log_var
 
@@ -370,8 +379,7 @@ class ConditionalVAE(ConvVAE):
     ) -> tf.Tensor:
         """Maps codes and labels to decoder outputs ``(batch, *image_shape)``."""
         z = as_model_input(z, (self.latent_dim,), name="z")
-        y = self.one_hot(labels)
-        return self.decoder(tf.concat([z, y], axis=-1), training=training)
+        return self.decoder(self._join_label(z, labels, "codes"), training=training)
 
     def call(  # type: ignore[override]
         self, x: tf.Tensor, labels: object = None, training: bool = False
