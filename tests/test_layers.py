@@ -2,8 +2,9 @@
 
 Layer 0 ``checks`` imports no other module of the package; layer 1 (``losses``, ``rng``,
 ``plots``, ``report``) imports only layer 0; layer 2 (``data``, ``pca``, ``evaluate``,
-``checkpoint``) only layers 0-1; layer 3 (every file of ``models``, and ``train``) only
-layers 0-2, where models may import one another but never ``train`` or ``evaluate``;
+``downstream``, ``checkpoint``) only layers 0-1; layer 3 (every file of ``models``, and
+``train``) only layers 0-2, where models may import one another but never ``train``,
+``evaluate`` or ``downstream``;
 layer 4 (``pretrain``, ``presets``) may import anything. The package's ``__init__`` runs
 before any of its modules, so it sits in layer 0 too and imports only ``runtime`` (layer
 0, importing nothing of the package), which checks the TensorFlow and Keras versions. Every
@@ -32,6 +33,7 @@ LAYERS = {
     "data": 2,
     "pca": 2,
     "evaluate": 2,
+    "downstream": 2,
     "checkpoint": 2,
     "models": 3,
     "train": 3,
@@ -39,7 +41,7 @@ LAYERS = {
     "presets": 4,
 }
 TOP = max(LAYERS.values())
-NEVER = {"models": {"train", "evaluate"}, "pca": {"models"}}
+NEVER = {"models": {"train", "evaluate", "downstream"}, "pca": {"models"}}
 # Imports allowed across the rule above: the package's __init__ checks the runtime.
 ALLOWED = {"": {"runtime"}}
 

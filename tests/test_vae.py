@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vaebook import evaluate, losses, train
+from vaebook import evaluate, losses, rng, train
 from vaebook.models import VAE
 
 
@@ -151,6 +151,27 @@ def test_bounds_order_and_chunking():
     assert many["nll"] <= many["negative_elbo"]
     # The chunked run draws other noise: equal up to Monte Carlo error.
     assert chunked["nll"] == pytest.approx(many["nll"], abs=0.5)
+
+
+def test_per_image_bounds_against_log_weights_written_out():
+    train.set_seed(0)
+    vae = VAE(latent_dim=2, encoder_units=(16,), seed=0)
+    x = images(6)
+    per_image = evaluate.vae_bounds_per_image(vae, x, num_samples=50, batch_size=4)
+    assert per_image["negative_elbo"].shape == per_image["nll"].shape == (6,)
+    # The same noise, drawn here for each batch, through the model's own log-weights.
+    expected_elbo, expected_nll = [], []
+    for start in (0, 4):
+        batch = x[start : start + 4]
+        epsilon = rng.normal((50, len(batch), 2), rng.derive(0, start, 0))
+        w = vae.log_weights(batch, epsilon).numpy().astype(np.float64)  # (50, b)
+        expected_elbo += list(-w.mean(axis=0))
+        top = w.max(axis=0)
+        expected_nll += list(-(top + np.log(np.exp(w - top).mean(axis=0))))
+    assert np.allclose(per_image["negative_elbo"], expected_elbo, rtol=1e-6)
+    assert np.allclose(per_image["nll"], expected_nll, rtol=1e-6)
+    means = evaluate.vae_bounds(vae, x, num_samples=50, batch_size=4)
+    assert means["nll"] == pytest.approx(np.mean(per_image["nll"]), rel=1e-12)
 
 
 def test_active_units_counts_informative_dimensions():

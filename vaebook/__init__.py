@@ -9,6 +9,7 @@ version from here:
 * :mod:`vaebook.pca` - the linear baseline (chapter 1).
 * :mod:`vaebook.train` - seeding, quick mode, the compiled training loop (chapter 2).
 * :mod:`vaebook.evaluate` - test metrics, negative ELBO and importance-sampled NLL.
+* :mod:`vaebook.downstream` - what codes are for: AUROC, few labels, near neighbours.
 * :mod:`vaebook.plots` - figures; every function returns a ``matplotlib`` Figure.
 * :mod:`vaebook.report` - measured numbers into the prose, tables.
 * :mod:`vaebook.runtime` - the supported TensorFlow and Keras, checked on import; the

@@ -196,6 +196,7 @@ def check_labels(
     name: str = "labels",
     length: int | None = None,
     num_classes: int | None = None,
+    allow_unlabelled: bool = False,
 ) -> np.ndarray:
     """Checks class labels and returns them as an int64 array.
 
@@ -204,6 +205,8 @@ def check_labels(
         name: The argument's name, for the message.
         length: If given, the required number of labels (one per image).
         num_classes: If given, labels must lie in ``[0, num_classes)``.
+        allow_unlabelled: Also accept ``-1``, which marks an unlabelled example (for a
+            semi-supervised model).
 
     Raises:
         ValueError: If the labels are not a non-empty 1-D integer array, have the wrong
@@ -217,10 +220,12 @@ def check_labels(
         )
     if length is not None and len(labels) != length:
         raise ValueError(f"{name} has {len(labels)} entries for {length} images; need one each.")
-    if num_classes is not None and (labels.min() < 0 or labels.max() >= num_classes):
+    lowest = -1 if allow_unlabelled else 0
+    if num_classes is not None and (labels.min() < lowest or labels.max() >= num_classes):
+        marker = " (-1 marks an unlabelled example)" if allow_unlabelled else ""
         raise ValueError(
-            f"{name} must lie in [0, {num_classes}); got values from {labels.min()} "
-            f"to {labels.max()}."
+            f"{name} must lie in [{lowest}, {num_classes}){marker}; got values from "
+            f"{labels.min()} to {labels.max()}."
         )
     return labels.astype(np.int64, copy=False)
 
@@ -274,6 +279,10 @@ def check_model_labels(
         length: The number of images.
         name: The argument's name, for the message.
 
+    A semi-supervised model (``model.semi_supervised`` true, such as
+    :class:`vaebook.models.SemiSupervisedVAE`) also accepts ``-1`` for an unlabelled
+    image.
+
     Returns:
         The labels as an int64 array, or ``None`` for an unconditional model.
 
@@ -292,10 +301,18 @@ def check_model_labels(
             f"{model_name} takes no labels; {name} is only for conditional models "
             "such as ConditionalVAE."
         )
-    return check_labels(labels, name, length=length, num_classes=model.num_classes)
+    return check_labels(
+        labels,
+        name,
+        length=length,
+        num_classes=model.num_classes,
+        allow_unlabelled=bool(getattr(model, "semi_supervised", False)),
+    )
 
 
-def as_label_input(labels: object, num_classes: int, name: str = "labels") -> tf.Tensor:
+def as_label_input(
+    labels: object, num_classes: int, name: str = "labels", allow_unlabelled: bool = False
+) -> tf.Tensor:
     """Converts a batch of class labels to an int32 tensor, checked like :func:`check_labels`.
 
     Static checks (rank, integer dtype) run at trace time inside a compiled step; the
@@ -305,6 +322,7 @@ def as_label_input(labels: object, num_classes: int, name: str = "labels") -> tf
         labels: Integer labels, array-like or tensor, shape ``(batch,)``.
         num_classes: Labels must lie in ``[0, num_classes)``.
         name: The argument's name, for error messages.
+        allow_unlabelled: Also accept ``-1`` (an unlabelled example).
 
     Returns:
         ``labels`` as an int32 tensor.
@@ -314,14 +332,19 @@ def as_label_input(labels: object, num_classes: int, name: str = "labels") -> tf
             the classes.
     """
     if not isinstance(labels, (tf.Tensor, tf.Variable)):
-        return tf.constant(check_labels(labels, name, num_classes=num_classes), tf.int32)
+        checked = check_labels(
+            labels, name, num_classes=num_classes, allow_unlabelled=allow_unlabelled
+        )
+        return tf.constant(checked, tf.int32)
     if not labels.dtype.is_integer or labels.shape.rank != 1:
         raise ValueError(
             f"{name} must be a non-empty 1-D integer array; got shape {tuple(labels.shape)}, "
             f"dtype {labels.dtype.name}."
         )
     if tf.executing_eagerly():
-        check_labels(labels.numpy(), name, num_classes=num_classes)
+        check_labels(
+            labels.numpy(), name, num_classes=num_classes, allow_unlabelled=allow_unlabelled
+        )
     return tf.cast(labels, tf.int32)
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "sparsity_statistics",
     "squared_error_per_image",
     "vae_bounds",
+    "vae_bounds_per_image",
 ]
 
 
@@ -156,15 +157,10 @@ def vae_bounds(
     seed: int = 0,
     labels: np.ndarray | None = None,
 ) -> dict[str, float]:
-    r"""Negative ELBO and importance-sampled negative log-likelihood of a VAE, in nats.
+    """Negative ELBO and importance-sampled negative log-likelihood of a VAE, in nats.
 
-    For each image, ``num_samples`` codes :math:`z_s \sim q(z \mid x)` give log-weights
-    :math:`\log w_s = \log p(x \mid z_s) + \log p(z_s) - \log q(z_s \mid x)`. Their mean
-    estimates the ELBO; :func:`vaebook.losses.importance_weighted_bound` of them
-    estimates :math:`\log p(x)` from below, tighter as ``num_samples`` grows (Burda et
-    al., 2015). The work is vectorised over images and samples and done in chunks of
-    at most ``max_decodes`` decoder evaluations, so memory stays bounded whatever
-    ``num_samples`` is.
+    The means over images of :func:`vae_bounds_per_image` (see there), accumulated in
+    float64.
 
     Args:
         model: A :class:`vaebook.models.VAE` (anything with ``encode``, ``decode`` and
@@ -180,6 +176,47 @@ def vae_bounds(
     Returns:
         ``{"negative_elbo": ..., "nll": ...}``, means over images, plus ``"num_samples"``.
     """
+    per_image = vae_bounds_per_image(model, x, num_samples, batch_size, max_decodes, seed, labels)
+    return {
+        "negative_elbo": float(np.mean(per_image["negative_elbo"])),
+        "nll": float(np.mean(per_image["nll"])),
+        "num_samples": per_image["num_samples"],
+    }
+
+
+def vae_bounds_per_image(
+    model: keras.Model,
+    x: np.ndarray,
+    num_samples: int = 1000,
+    batch_size: int = 100,
+    max_decodes: int = 50_000,
+    seed: int = 0,
+    labels: np.ndarray | None = None,
+) -> dict[str, np.ndarray | int]:
+    r"""Each image's negative ELBO and importance-sampled negative log-likelihood, in nats.
+
+    For each image, ``num_samples`` codes :math:`z_s \sim q(z \mid x)` give log-weights
+    :math:`\log w_s = \log p(x \mid z_s) + \log p(z_s) - \log q(z_s \mid x)`. Their mean
+    estimates the ELBO; :func:`vaebook.losses.importance_weighted_bound` of them
+    estimates :math:`\log p(x)` from below, tighter as ``num_samples`` grows (Burda et
+    al., 2015). The work is vectorised over images and samples and done in chunks of
+    at most ``max_decodes`` decoder evaluations, so memory stays bounded whatever
+    ``num_samples`` is. Chapter 7 scores single images with these.
+
+    Args:
+        model: A :class:`vaebook.models.VAE` (anything with ``encode``, ``decode`` and
+            ``log_likelihood``).
+        x: Images in ``[0, 1]``.
+        num_samples: Importance samples ``k`` per image.
+        batch_size: Images encoded at once.
+        max_decodes: Largest number of decoder evaluations held in memory at once.
+        seed: Seed of the sampling noise (the result is repeatable).
+        labels: The images' labels, for a conditional model.
+
+    Returns:
+        ``{"negative_elbo": ..., "nll": ...}``, float64 arrays of shape ``(n,)``, plus
+        ``"num_samples"``.
+    """
     check_latent_model(model, "vae_bounds")
     x = as_images(x, "x", image_shape=getattr(model, "image_shape", None))
     num_samples = check_positive_int(num_samples, "num_samples")
@@ -192,7 +229,8 @@ def vae_bounds(
     # One compiled function: (images (b, ...), noise (s, b, latent_dim)) -> (s, b).
     log_weights = tf.function(model.log_weights, jit_compile=use_xla(model), reduce_retracing=True)
 
-    elbo_sum, log_likelihood_sum = 0.0, 0.0
+    negative_elbo = np.empty(len(x))
+    nll = np.empty(len(x))
     for start in range(0, len(x), batch_size):
         images = tf.convert_to_tensor(x[start : start + batch_size])
         count = int(images.shape[0])
@@ -210,14 +248,9 @@ def vae_bounds(
         # Each part is a logsumexp over its chunk of samples; combining the parts gives the
         # logsumexp over all k, and subtracting log k gives the bound.
         total = tf.reduce_logsumexp(tf.stack(lse_parts), axis=0).numpy().astype(np.float64)
-        log_likelihood = total - np.log(num_samples)  # (count,)
-        log_likelihood_sum += float(np.sum(log_likelihood))
-        elbo_sum += float(np.sum(weight_sum / num_samples))
-    return {
-        "negative_elbo": -elbo_sum / len(x),
-        "nll": -log_likelihood_sum / len(x),
-        "num_samples": num_samples,
-    }
+        nll[start : start + count] = np.log(num_samples) - total  # (count,)
+        negative_elbo[start : start + count] = -weight_sum / num_samples
+    return {"negative_elbo": negative_elbo, "nll": nll, "num_samples": num_samples}
 
 
 def active_units(model: keras.Model, x: np.ndarray, threshold: float = 0.01) -> int:

@@ -1,7 +1,8 @@
 """Model families: autoencoders, their variants, VAEs, convolutional and conditional models.
 
 The autoencoder is chapters 1-2's, its variants chapter 3's, the VAE chapters 4-5's;
-the convolutional and conditional models give them convolutions and class labels.
+the convolutional and conditional models give them convolutions and class labels, and
+the semi-supervised VAE (chapter 7) a label that is observed for only a few images.
 
 Models import only the pure layers below them (:mod:`vaebook.checks`,
 :mod:`vaebook.losses`, :mod:`vaebook.rng`); they never import the training loop or the
@@ -14,6 +15,7 @@ from vaebook.models.autoencoder import Autoencoder
 from vaebook.models.conv import ConditionalVAE, ConvAutoencoder, ConvVAE
 from vaebook.models.denoising import DenoisingAutoencoder, corrupt
 from vaebook.models.saving import load_model
+from vaebook.models.semisupervised import SemiSupervisedVAE
 from vaebook.models.sparse import SparseAutoencoder
 from vaebook.models.vae import VAE
 
@@ -25,6 +27,7 @@ __all__ = [
     "ConvAutoencoder",
     "ConvVAE",
     "DenoisingAutoencoder",
+    "SemiSupervisedVAE",
     "SparseAutoencoder",
     "corrupt",
     "load_model",

@@ -1,0 +1,195 @@
+"""Chapter 7's tools against brute-force references written here, pair by pair."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vaebook import downstream
+
+
+def pairwise_auroc(known, unknown):
+    """P(unknown > known) + P(equal) / 2 over every pair, by brute force."""
+    known, unknown = np.asarray(known)[:, None], np.asarray(unknown)[None, :]
+    return float(np.mean((unknown > known) + 0.5 * (unknown == known)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_auroc_equals_the_pairwise_count_with_ties(seed):
+    generator = np.random.default_rng(seed)
+    # Rounded scores make many ties, across and within the two groups.
+    known = np.round(generator.normal(0.0, 1.0, 57), 1)
+    unknown = np.round(generator.normal(0.7, 1.0, 43), 1)
+    assert downstream.auroc(known, unknown) == pytest.approx(pairwise_auroc(known, unknown))
+
+
+def test_auroc_extremes_and_symmetry():
+    assert downstream.auroc([0, 1, 2], [3, 4]) == 1.0
+    assert downstream.auroc([3, 4], [0, 1, 2]) == 0.0
+    assert downstream.auroc([1, 1], [1, 1, 1]) == 0.5
+    generator = np.random.default_rng(3)
+    a, b = generator.normal(size=20), generator.normal(size=30)
+    assert downstream.auroc(a, b) == pytest.approx(1.0 - downstream.auroc(b, a))
+
+
+def test_roc_curve_steps_and_its_area_is_the_auroc():
+    generator = np.random.default_rng(4)
+    known = np.round(generator.normal(0.0, 1.0, 80), 1)
+    unknown = np.round(generator.normal(1.0, 1.0, 60), 1)
+    curve = downstream.roc_curve(known, unknown)
+    fpr, tpr = curve["fpr"], curve["tpr"]
+    assert fpr[0] == tpr[0] == 0.0 and fpr[-1] == tpr[-1] == 1.0
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    assert len(fpr) == len(curve["thresholds"]) + 1
+    # Each point flags the scores at or above its threshold, counted by brute force.
+    for t, x, y in zip(curve["thresholds"], fpr[1:], tpr[1:]):
+        assert x == np.mean(known >= t) and y == np.mean(unknown >= t)
+    area = np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)
+    assert area == pytest.approx(downstream.auroc(known, unknown))
+
+
+@pytest.mark.parametrize(
+    ("known", "unknown", "message"),
+    [
+        ([], [1.0], "non-empty 1-D"),
+        ([[1.0]], [1.0], "non-empty 1-D"),
+        ([1.0, np.nan], [1.0], "NaN or infinite"),
+        ([1.0], ["a"], "array of numbers"),
+    ],
+)
+def test_scores_are_checked(known, unknown, message):
+    with pytest.raises(ValueError, match=message):
+        downstream.auroc(known, unknown)
+
+
+def test_sample_labelled_is_balanced_reproducible_and_seeded():
+    labels = np.repeat(np.arange(4), [10, 12, 9, 30])
+    first = downstream.sample_labelled(labels, 3, seed=0)
+    assert np.array_equal(first, downstream.sample_labelled(labels, 3, seed=0))
+    assert not np.array_equal(first, downstream.sample_labelled(labels, 3, seed=1))
+    assert len(np.unique(first)) == 12 and np.all(np.diff(first) > 0)
+    assert np.array_equal(np.bincount(labels[first]), [3, 3, 3, 3])
+    with pytest.raises(ValueError, match="Class 2 has 9 examples; cannot draw 10"):
+        downstream.sample_labelled(labels, 10)
+    with pytest.raises(ValueError, match="per_class"):
+        downstream.sample_labelled(labels, 0)
+
+
+def brute_force_neighbours(queries, database, k, exclude_self=False):
+    """Sorts every distance, ties by index, in the most direct way."""
+    found = []
+    for i, query in enumerate(queries):
+        distances = [
+            (float(np.sum((query - row) ** 2)), j)
+            for j, row in enumerate(database)
+            if not (exclude_self and i == j)
+        ]
+        found.append([j for _, j in sorted(distances)[:k]])
+    return np.array(found)
+
+
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_nearest_neighbours_match_brute_force_for_any_batch_size(exclude_self):
+    generator = np.random.default_rng(5)
+    # Small integer coordinates give exact ties, which must be ordered by index.
+    database = generator.integers(0, 3, size=(40, 2, 3)).astype(float)
+    queries = database if exclude_self else generator.integers(0, 3, size=(15, 2, 3))
+    expected = brute_force_neighbours(
+        queries.reshape(len(queries), -1), database.reshape(40, -1), 5, exclude_self
+    )
+    for batch_size in (1, 7, 1000):
+        found = downstream.nearest_neighbours(
+            queries, database, 5, exclude_self=exclude_self, batch_size=batch_size
+        )
+        assert np.array_equal(found, expected)
+
+
+def test_nearest_neighbours_checks_its_input():
+    x = np.zeros((4, 3))
+    with pytest.raises(ValueError, match="3 features per row but the database has 2"):
+        downstream.nearest_neighbours(x, np.zeros((4, 2)), 1)
+    with pytest.raises(ValueError, match="only 3 candidates"):
+        downstream.nearest_neighbours(x, x, 4, exclude_self=True)
+    with pytest.raises(ValueError, match="exclude_self needs"):
+        downstream.nearest_neighbours(x[:2], x, 1, exclude_self=True)
+
+
+def test_precision_at_k_counts_matching_labels():
+    neighbours = np.array([[0, 1], [2, 3]])
+    assert downstream.precision_at_k(neighbours, [0, 1], [0, 1, 1, 1]) == 0.75
+    with pytest.raises(ValueError, match="index a database of 4 rows"):
+        downstream.precision_at_k(np.array([[4]]), [0], [0, 1, 1, 1])
+
+
+def newton_softmax(x, labels, classes, l2, steps=30):
+    """Penalised softmax regression by Newton's method on (weights, bias), in full."""
+    n, d = x.shape
+    targets = np.eye(classes)[labels]
+    design = np.hstack([x, np.ones((n, 1))])  # bias as a last, unpenalised feature
+    theta = np.zeros((d + 1) * classes)
+    penalty = np.diag(np.tile(np.r_[np.full(d, l2), 0.0], classes))
+    for _ in range(steps):
+        logits = design @ theta.reshape(classes, d + 1).T
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+        gradient = ((probs - targets).T @ design).ravel() / n + penalty @ theta
+        hessian = np.zeros(((d + 1) * classes,) * 2)
+        for a in range(classes):
+            for b in range(classes):
+                weight = probs[:, a] * ((a == b) - probs[:, b])
+                block = design.T @ (design * weight[:, None]) / n
+                hessian[a * (d + 1) : (a + 1) * (d + 1), b * (d + 1) : (b + 1) * (d + 1)] = block
+        # The softmax's Hessian is singular along a shift of all classes; a tiny ridge
+        # picks the solution with the fewest shifts, which has the same probabilities.
+        theta -= np.linalg.solve(hessian + penalty + 1e-10 * np.eye(len(theta)), gradient)
+    return theta.reshape(classes, d + 1)
+
+
+def test_softmax_regression_reaches_the_newton_solution():
+    generator = np.random.default_rng(6)
+    x = generator.normal(size=(60, 4)) * [1.0, 3.0, 0.5, 2.0] + [0.0, 1.0, -2.0, 5.0]
+    labels = np.argmax(x[:, :3] + generator.normal(size=(60, 3)), axis=1)
+    model = downstream.SoftmaxRegression(l2=0.1, tolerance=1e-9).fit(x, labels)
+    standardised = (x - x.mean(0)) / x.std(0)
+    theta = newton_softmax(standardised, labels, 3, 0.1)
+    logits = standardised @ theta[:, :-1].T + theta[:, -1]
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    assert np.allclose(model.predict_proba(x), expected, atol=1e-6)
+    assert np.allclose(model.weights, theta[:, :-1].T, atol=1e-5)
+
+
+def test_softmax_regression_gradient_against_finite_differences():
+    generator = np.random.default_rng(7)
+    x = generator.normal(size=(20, 3))
+    targets = np.eye(4)[generator.integers(0, 4, 20)]
+    weights, bias = generator.normal(size=(3, 4)), generator.normal(size=4)
+    model = downstream.SoftmaxRegression(l2=0.3)
+    _, grad_w, grad_b = model.objective_and_gradient(x, targets, weights, bias)
+    step = 1e-6
+    for index in np.ndindex(weights.shape):
+        shift = np.zeros_like(weights)
+        shift[index] = step
+        up, *_ = model.objective_and_gradient(x, targets, weights + shift, bias)
+        down, *_ = model.objective_and_gradient(x, targets, weights - shift, bias)
+        assert (up - down) / (2 * step) == pytest.approx(grad_w[index], abs=1e-7)
+    for index in range(4):
+        shift = np.eye(4)[index] * step
+        up, *_ = model.objective_and_gradient(x, targets, weights, bias + shift)
+        down, *_ = model.objective_and_gradient(x, targets, weights, bias - shift)
+        assert (up - down) / (2 * step) == pytest.approx(grad_b[index], abs=1e-7)
+
+
+def test_softmax_regression_separates_clusters_and_checks_input():
+    generator = np.random.default_rng(8)
+    centres = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+    labels = np.repeat(np.arange(3), 30)
+    x = centres[labels] + generator.normal(size=(90, 2))
+    model = downstream.SoftmaxRegression(l2=1e-3).fit(x, labels)
+    assert model.error_rate(x, labels) < 0.05
+    with pytest.raises(ValueError, match="fitted to 2"):
+        model.predict(np.zeros((3, 5)))
+    with pytest.raises(RuntimeError, match="Call fit"):
+        downstream.SoftmaxRegression().predict(x)
+    with pytest.raises(ValueError, match="3 entries for 90 images"):
+        downstream.SoftmaxRegression().fit(x, labels[:3])

@@ -1,0 +1,385 @@
+"""What a learned code is for: spotting the unfamiliar, few labels, near neighbours.
+
+Chapter 7 measures three uses of a code, each with a tool from here, written in NumPy in
+float64 and tested against brute-force references:
+
+* **Spotting the unfamiliar.** A model gives every input a *score* (reconstruction error,
+  negative ELBO, negative log-likelihood) that should be higher for inputs unlike its
+  training data. :func:`auroc` is the probability that a random unfamiliar input scores
+  higher than a random familiar one (ties count one half), the area under the curve that
+  :func:`roc_curve` traces; 0.5 is chance, 1 a perfect detector, and below 0.5 the score
+  points the wrong way [1].
+* **Learning from few labels.** :func:`sample_labelled` draws the same number of labelled
+  examples from each class, reproducibly, and :class:`SoftmaxRegression` is the linear
+  classifier fitted to them on any features (pixels, PCA codes, autoencoder codes, VAE
+  means), so that the features are what differs.
+* **Near neighbours.** :func:`nearest_neighbours` finds each query's closest points by
+  Euclidean distance in any feature space, and :func:`precision_at_k` scores the
+  retrieval by the fraction of neighbours that share the query's label.
+
+[1] T. Fawcett. An introduction to ROC analysis. Pattern Recognition Letters
+    27(8):861-874, 2006.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vaebook.checks import check_labels, check_non_negative, check_positive_int
+
+__all__ = [
+    "SoftmaxRegression",
+    "auroc",
+    "nearest_neighbours",
+    "precision_at_k",
+    "roc_curve",
+    "sample_labelled",
+]
+
+
+def _as_scores(scores: object, name: str) -> np.ndarray:
+    """Checks a 1-D, non-empty array of finite scores; returns it in float64."""
+    array = np.asarray(scores)
+    if array.ndim != 1 or array.size == 0 or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(
+            f"{name} must be a non-empty 1-D array of numbers; got shape {array.shape}, "
+            f"dtype {array.dtype}."
+        )
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} holds {int(np.sum(~np.isfinite(array)))} NaN or infinite scores.")
+    return array
+
+
+def _as_features(features: object, name: str) -> np.ndarray:
+    """Checks a non-empty array of finite features, one row per example (flattened)."""
+    array = np.asarray(features)
+    if array.ndim < 2 or array.shape[0] == 0 or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(
+            f"{name} must be a non-empty array of numbers with one row per example; got "
+            f"shape {array.shape}, dtype {array.dtype}."
+        )
+    array = array.reshape(len(array), -1).astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} holds NaN or infinite values.")
+    return array
+
+
+def roc_curve(known: object, unknown: object) -> dict[str, np.ndarray]:
+    """The receiver operating characteristic of a score that flags unfamiliar inputs.
+
+    Each distinct score, from the highest down, is a threshold ``t``: inputs scoring
+    ``>= t`` are flagged. The curve pairs the fraction of familiar inputs flagged (false
+    positive rate) with the fraction of unfamiliar ones flagged (true positive rate).
+
+    Args:
+        known: Scores of familiar inputs, shape ``(n,)`` (e.g. the training
+            distribution's test set).
+        unknown: Scores of unfamiliar inputs, shape ``(m,)``.
+
+    Returns:
+        ``{"fpr": ..., "tpr": ..., "thresholds": ...}``; ``fpr`` and ``tpr`` start at 0
+        and end at 1 and have one more entry than ``thresholds`` (the first point flags
+        nothing).
+    """
+    known = _as_scores(known, "known")
+    unknown = _as_scores(unknown, "unknown")
+    thresholds = np.unique(np.concatenate([known, unknown]))[::-1]  # decreasing
+    # Number of scores >= each threshold, by binary search in the sorted scores.
+    known_flagged = len(known) - np.searchsorted(np.sort(known), thresholds, side="left")
+    unknown_flagged = len(unknown) - np.searchsorted(np.sort(unknown), thresholds, side="left")
+    return {
+        "fpr": np.concatenate([[0.0], known_flagged / len(known)]),
+        "tpr": np.concatenate([[0.0], unknown_flagged / len(unknown)]),
+        "thresholds": thresholds,
+    }
+
+
+def auroc(known: object, unknown: object) -> float:
+    """Area under the ROC curve: how often an unfamiliar input outscores a familiar one.
+
+    Equal to the Mann-Whitney statistic ``P(s_unknown > s_known) + P(s_unknown ==
+    s_known) / 2`` over all pairs, computed from the ranks of the pooled scores (ties
+    share their mean rank) in ``O((n + m) log(n + m))``; also the trapezoidal area under
+    :func:`roc_curve`.
+
+    Args:
+        known: Scores of familiar inputs, shape ``(n,)``.
+        unknown: Scores of unfamiliar inputs, shape ``(m,)``; higher should mean less
+            familiar.
+
+    Returns:
+        The area, in ``[0, 1]``.
+    """
+    known = _as_scores(known, "known")
+    unknown = _as_scores(unknown, "unknown")
+    pooled = np.concatenate([known, unknown])
+    _, inverse, counts = np.unique(pooled, return_inverse=True, return_counts=True)
+    # The mean rank (1-based) of each distinct value: the ranks it spans, averaged.
+    ends = np.cumsum(counts)
+    mean_ranks = ends - (counts - 1) / 2.0
+    ranks = mean_ranks[inverse]
+    m = len(unknown)
+    u_statistic = ranks[len(known) :].sum() - m * (m + 1) / 2.0
+    return float(u_statistic / (len(known) * m))
+
+
+def sample_labelled(labels: object, per_class: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``per_class`` examples of every class, drawn without replacement.
+
+    The draw is reproducible: the same labels, count and seed give the same indices, and
+    each seed gives another draw (chapter 7 averages over several).
+
+    Args:
+        labels: Class labels of the pool, shape ``(n,)``, integers from 0.
+        per_class: Examples to draw from each class present in ``labels``.
+        seed: Seed of the draw.
+
+    Returns:
+        The chosen indices into ``labels``, sorted, shape ``(classes * per_class,)``.
+
+    Raises:
+        ValueError: If a class has fewer than ``per_class`` examples.
+    """
+    labels = check_labels(labels, "labels")
+    per_class = check_positive_int(per_class, "per_class")
+    generator = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) < per_class:
+            raise ValueError(f"Class {label} has {len(members)} examples; cannot draw {per_class}.")
+        chosen.append(generator.choice(members, size=per_class, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def nearest_neighbours(
+    queries: object,
+    database: object,
+    k: int,
+    exclude_self: bool = False,
+    batch_size: int = 1000,
+) -> np.ndarray:
+    """The ``k`` database rows closest to each query, by Euclidean distance.
+
+    Distances are computed in float64, a batch of queries at a time, from
+    ``|q|^2 - 2 q.d + |d|^2``; equal distances are ordered by database index, so the
+    result does not depend on ``batch_size``.
+
+    Args:
+        queries: Shape ``(n, ...)``; each row is flattened (images work as they are).
+        database: Shape ``(N, ...)`` with the same row size.
+        k: Neighbours per query.
+        exclude_self: For queries that are the database itself (same array): leave
+            each query out of its own neighbours.
+        batch_size: Queries per batch (memory only).
+
+    Returns:
+        Database indices, shape ``(n, k)``, nearest first.
+    """
+    queries = _as_features(queries, "queries")
+    database = _as_features(database, "database")
+    k = check_positive_int(k, "k")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if queries.shape[1] != database.shape[1]:
+        raise ValueError(
+            f"queries have {queries.shape[1]} features per row but the database has "
+            f"{database.shape[1]}."
+        )
+    if exclude_self and queries.shape != database.shape:
+        raise ValueError(
+            "exclude_self needs the queries to be the database itself; got shapes "
+            f"{queries.shape} and {database.shape}."
+        )
+    available = len(database) - (1 if exclude_self else 0)
+    if k > available:
+        raise ValueError(f"k = {k} but the database has only {available} candidates.")
+    database_norms = np.einsum("ij,ij->i", database, database)  # (N,)
+    order = np.arange(len(database))
+    found = np.empty((len(queries), k), dtype=np.int64)
+    for start in range(0, len(queries), batch_size):
+        batch = queries[start : start + batch_size]  # (b, features)
+        distances = (
+            np.einsum("ij,ij->i", batch, batch)[:, None]
+            - 2.0 * batch @ database.T
+            + database_norms[None, :]
+        )  # (b, N)
+        if exclude_self:
+            rows = np.arange(len(batch))
+            distances[rows, start + rows] = np.inf
+        for row, line in enumerate(distances):
+            # Sort by distance, then by index; argpartition first keeps this cheap.
+            candidates = np.argpartition(line, k - 1)[:k]
+            cutoff = line[candidates].max()
+            tied = np.flatnonzero(line <= cutoff)
+            ranked = tied[np.lexsort((order[tied], line[tied]))]
+            found[start + row] = ranked[:k]
+    return found
+
+
+def precision_at_k(neighbours: object, query_labels: object, database_labels: object) -> float:
+    """The fraction of retrieved neighbours that share their query's label.
+
+    Args:
+        neighbours: Database indices, shape ``(n, k)``, e.g. from
+            :func:`nearest_neighbours`.
+        query_labels: Labels of the ``n`` queries.
+        database_labels: Labels of the database rows.
+
+    Returns:
+        The mean over queries and neighbours of ``label(neighbour) == label(query)``.
+    """
+    neighbours = np.asarray(neighbours)
+    if (
+        neighbours.ndim != 2
+        or neighbours.size == 0
+        or not np.issubdtype(neighbours.dtype, np.integer)
+    ):
+        raise ValueError(
+            f"neighbours must be a non-empty (n, k) integer array; got shape "
+            f"{neighbours.shape}, dtype {neighbours.dtype}."
+        )
+    query_labels = check_labels(query_labels, "query_labels", length=len(neighbours))
+    database_labels = check_labels(database_labels, "database_labels")
+    if neighbours.min() < 0 or neighbours.max() >= len(database_labels):
+        raise ValueError(
+            f"neighbours index a database of {len(database_labels)} rows; got indices "
+            f"from {neighbours.min()} to {neighbours.max()}."
+        )
+    return float(np.mean(database_labels[neighbours] == query_labels[:, None]))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+class SoftmaxRegression:
+    """Multinomial logistic regression with an L2 penalty, fitted to convergence.
+
+    The linear classifier of chapter 7's few-label experiments. Features are
+    standardised with the training rows' mean and standard deviation; the weights
+    ``W`` (features x classes) and biases ``b`` minimise the mean cross-entropy plus
+    ``l2 / 2 * |W|^2`` (the biases are not penalised). The objective is strongly convex,
+    so there is one minimum whatever the start; Nesterov's accelerated gradient with the
+    step ``1 / L`` (``L`` bounds the Hessian) reaches it, and :meth:`fit` stops when the
+    gradient's largest entry falls below ``tolerance``.
+
+    Args:
+        l2: Weight of the penalty, ``>= 0`` (0 only for data that are not separable).
+        max_steps: Largest number of gradient steps.
+        tolerance: Stop when every entry of the gradient is smaller than this.
+
+    Example:
+        >>> classifier = SoftmaxRegression(l2=1e-2).fit(train_codes, train_labels)
+        >>> error = classifier.error_rate(test_codes, test_labels)  # doctest: +SKIP
+    """
+
+    def __init__(self, l2: float = 1e-2, max_steps: int = 20_000, tolerance: float = 1e-6) -> None:
+        self.l2 = check_non_negative(l2, "l2")
+        self.max_steps = check_positive_int(max_steps, "max_steps")
+        self.tolerance = check_non_negative(tolerance, "tolerance")
+        self.mean: np.ndarray | None = None  # (features,), of the training rows
+        self.scale: np.ndarray | None = None  # (features,)
+        self.weights: np.ndarray | None = None  # (features, classes)
+        self.bias: np.ndarray | None = None  # (classes,)
+        self.steps = 0
+
+    def _standardise(self, features: object, name: str) -> np.ndarray:
+        x = _as_features(features, name)
+        if self.weights is not None and x.shape[1] != self.weights.shape[0]:
+            raise ValueError(
+                f"{name} has {x.shape[1]} features per row; the classifier was fitted "
+                f"to {self.weights.shape[0]}."
+            )
+        return (x - self.mean) / self.scale
+
+    def objective_and_gradient(
+        self, x: np.ndarray, targets: np.ndarray, weights: np.ndarray, bias: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """The penalised mean cross-entropy and its gradients, for standardised ``x``.
+
+        Args:
+            x: Standardised features, shape ``(n, features)``.
+            targets: One-hot labels, shape ``(n, classes)``.
+            weights: Shape ``(features, classes)``.
+            bias: Shape ``(classes,)``.
+
+        Returns:
+            ``(objective, gradient of weights, gradient of bias)``.
+        """
+        logits = x @ weights + bias  # (n, classes)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        objective = -np.mean(np.sum(targets * log_probs, axis=1)) + 0.5 * self.l2 * np.sum(
+            weights**2
+        )
+        residual = (np.exp(log_probs) - targets) / len(x)  # (n, classes)
+        return float(objective), x.T @ residual + self.l2 * weights, residual.sum(axis=0)
+
+    def fit(
+        self, features: object, labels: object, num_classes: int | None = None
+    ) -> SoftmaxRegression:
+        """Fits the classifier; returns it.
+
+        Args:
+            features: Training features, shape ``(n, ...)``.
+            labels: Their labels, shape ``(n,)``.
+            num_classes: Number of classes (default: the largest label plus one).
+
+        Returns:
+            ``self``.
+        """
+        x = _as_features(features, "features")
+        labels = check_labels(labels, "labels", length=len(x))
+        classes = int(labels.max()) + 1 if num_classes is None else num_classes
+        classes = check_positive_int(classes, "num_classes")
+        labels = check_labels(labels, "labels", num_classes=classes)
+        self.mean = x.mean(axis=0)
+        scale = x.std(axis=0)
+        self.scale = np.where(scale > 0, scale, 1.0)  # constant features stay at 0
+        x = (x - self.mean) / self.scale
+        targets = np.eye(classes)[labels]  # (n, classes)
+        # The cross-entropy's Hessian is at most 1/2 (X'X / n) in each class block (for
+        # the weights and, through a column of ones, the biases); adding l2 bounds it.
+        design = np.hstack([x, np.ones((len(x), 1))])
+        lipschitz = 0.5 * np.linalg.eigvalsh(design.T @ design / len(x))[-1] + self.l2
+        step = 1.0 / lipschitz
+        weights = np.zeros((x.shape[1], classes))
+        bias = np.zeros(classes)
+        previous_w, previous_b = weights, bias
+        self.weights = None
+        for step_number in range(1, self.max_steps + 1):
+            self.steps = step_number
+            # Nesterov's look-ahead point, then a gradient step from it.
+            momentum = (step_number - 1) / (step_number + 2)
+            look_w = weights + momentum * (weights - previous_w)
+            look_b = bias + momentum * (bias - previous_b)
+            _, grad_w, grad_b = self.objective_and_gradient(x, targets, look_w, look_b)
+            previous_w, previous_b = weights, bias
+            weights = look_w - step * grad_w
+            bias = look_b - step * grad_b
+            if step_number % 50 == 0:
+                _, grad_w, grad_b = self.objective_and_gradient(x, targets, weights, bias)
+                if max(np.abs(grad_w).max(), np.abs(grad_b).max()) < self.tolerance:
+                    break
+        self.weights, self.bias = weights, bias
+        return self
+
+    def predict_proba(self, features: object) -> np.ndarray:
+        """Class probabilities, shape ``(n, classes)``."""
+        if self.weights is None:
+            raise RuntimeError("Call fit before predicting.")
+        x = self._standardise(features, "features")
+        return _softmax(x @ self.weights + self.bias)
+
+    def predict(self, features: object) -> np.ndarray:
+        """The most probable class of each row, shape ``(n,)``."""
+        return np.argmax(self.predict_proba(features), axis=1)
+
+    def error_rate(self, features: object, labels: object) -> float:
+        """The fraction of rows whose predicted class is not their label."""
+        predictions = self.predict(features)
+        labels = check_labels(labels, "labels", length=len(predictions))
+        return float(np.mean(predictions != labels))
