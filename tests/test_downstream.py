@@ -73,6 +73,8 @@ def test_sample_labelled_is_balanced_reproducible_and_seeded():
         downstream.sample_labelled(labels, 10)
     with pytest.raises(ValueError, match="per_class"):
         downstream.sample_labelled(labels, 0)
+    with pytest.raises(ValueError, match="got -1"):
+        downstream.sample_labelled(np.array([-1, 0, 0]), 1)
 
 
 def brute_force_neighbours(queries, database, k, exclude_self=False):
@@ -112,6 +114,19 @@ def test_nearest_neighbours_checks_its_input():
         downstream.nearest_neighbours(x, x, 4, exclude_self=True)
     with pytest.raises(ValueError, match="exclude_self needs"):
         downstream.nearest_neighbours(x[:2], x, 1, exclude_self=True)
+    with pytest.raises(ValueError, match="exclude_self needs"):
+        downstream.nearest_neighbours(x + 1, x, 1, exclude_self=True)
+
+
+def test_nearest_neighbours_rank_near_duplicates_exactly():
+    # Large coordinates and neighbours 1e-7 apart: |q|^2 - 2 q.d + |d|^2 cancels to
+    # noise here, so the ranking must come from the direct distances.
+    generator = np.random.default_rng(9)
+    base = generator.uniform(100.0, 200.0, size=(50, 30))
+    database = np.concatenate([base, base + 1e-7, base])  # copies at 0 and 100
+    found = downstream.nearest_neighbours(base, database, 3)
+    for i in range(50):
+        assert list(found[i]) == [i, i + 100, i + 50]
 
 
 def test_precision_at_k_counts_matching_labels():
@@ -178,6 +193,32 @@ def test_softmax_regression_gradient_against_finite_differences():
         up, *_ = model.objective_and_gradient(x, targets, weights, bias + shift)
         down, *_ = model.objective_and_gradient(x, targets, weights, bias - shift)
         assert (up - down) / (2 * step) == pytest.approx(grad_b[index], abs=1e-7)
+
+
+def test_softmax_regression_converges_with_more_features_than_rows():
+    # The few-label regime: 100 rows of 300 features, some constant, others with a
+    # spread of rounding size only; the fit must converge and stay finite on new rows.
+    generator = np.random.default_rng(10)
+    x = generator.normal(size=(100, 300))
+    x[:, :20] = 0.1  # constant; its computed standard deviation is not exactly 0
+    labels = np.argmax(x[:, 20:30], axis=1)
+    model = downstream.SoftmaxRegression(l2=1e-2, tolerance=1e-6).fit(x, labels)
+    assert model.converged and model.steps < model.max_steps
+    _, grad_w, grad_b = model.objective_and_gradient(
+        (x - model.mean) / model.scale, np.eye(10)[labels], model.weights, model.bias
+    )
+    assert max(np.abs(grad_w).max(), np.abs(grad_b).max()) < 1e-6
+    shifted = x.copy()
+    shifted[:, :20] += 1e-9
+    assert np.allclose(model.predict_proba(shifted), model.predict_proba(x), atol=1e-6)
+
+
+def test_softmax_regression_warns_when_it_runs_out_of_steps():
+    generator = np.random.default_rng(11)
+    x, labels = generator.normal(size=(30, 5)), np.repeat(np.arange(3), 10)
+    with pytest.warns(RuntimeWarning, match="stopped after max_steps=3"):
+        model = downstream.SoftmaxRegression(max_steps=3).fit(x, labels)
+    assert not model.converged
 
 
 def test_softmax_regression_separates_clusters_and_checks_input():

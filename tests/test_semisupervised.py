@@ -85,18 +85,30 @@ def test_losses_match_the_equations_written_out():
     assert np.all(losses["classification_loss"].numpy()[labels >= 0] > 0)
 
 
-def test_unlabelled_bound_is_below_every_labelled_one_weighted_by_q():
-    # U(x) = sum_y q(y|x) L(x, y) - H(q) <= max_y L(x, y): the bound of -log p(x) uses
-    # the classifier's belief; with q uniform it is the mean of L minus log K.
+def test_unlabelled_bound_is_the_labelled_ones_summed_out_under_q():
+    # With L_c the labelled bound for class c (no classification term),
+    # U(x) = sum_c q_c L_c + sum_c q_c log q_c, so U + logsumexp(-L) is the KL
+    # from q(y | x) to softmax(-L): it is 0 exactly when q equals that softmax.
     model = small(classification_weight=0.0)
     x = images(4, seed=1)
     epsilon = rng.normal((3, 4, 2), 3).numpy()
     unlabelled = model.losses_given_noise(x, [-1] * 4, epsilon)["loss"].numpy()
     each = np.stack(
         [model.losses_given_noise(x, [c] * 4, epsilon)["loss"].numpy() for c in range(3)]
-    )  # (3, 4)
-    assert np.all(unlabelled <= each.max(axis=0) + 1e-4)
-    assert np.all(unlabelled >= each.min(axis=0) - np.log(3) - 1e-4)
+    ).astype(np.float64)  # (3, 4): L_c of each image
+    logits = model.classify(x).numpy().astype(np.float64)
+    log_q = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))  # (4, 3)
+    log_posterior = -each.T - np.log(np.exp(-each.T).sum(axis=1, keepdims=True))
+    kl = np.sum(np.exp(log_q) * (log_q - log_posterior), axis=1)  # (4,)
+    lse = -each.min(axis=0) + np.log(np.exp(-(each - each.min(axis=0))).sum(axis=0))
+    assert np.allclose(unlabelled + lse, kl, atol=1e-3)
+    assert np.all(kl > 0)
+
+
+def test_noise_of_the_wrong_shape_is_refused():
+    model = small()
+    with pytest.raises(ValueError, match=r"epsilon must have shape \(num_classes, batch"):
+        model.losses_given_noise(images(4), [0, 1, -1, -1], np.zeros((4, 3, 2)))
 
 
 def test_labels_are_checked():
@@ -134,6 +146,8 @@ def test_training_with_few_labels_learns_to_classify():
 def test_generate_draws_the_asked_classes_and_round_trip(tmp_path):
     model = small()
     assert model.generate([0, 2, 2]).shape == (3, 4, 4)
+    z_mean, _ = model.encode(images(3), [0, 1, 2])  # integer labels, as ConditionalVAE
+    assert z_mean.shape == (3, 2) and model.decode(z_mean, [2, 1, 0]).shape == (3, 4, 4)
     path = tmp_path / "m2.keras"
     model.save(path)
     loaded = load_model(path)

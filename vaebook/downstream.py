@@ -23,6 +23,8 @@ float64 and tested against brute-force references:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from vaebook.checks import check_labels, check_non_negative, check_positive_int
@@ -142,6 +144,11 @@ def sample_labelled(labels: object, per_class: int, seed: int = 0) -> np.ndarray
         ValueError: If a class has fewer than ``per_class`` examples.
     """
     labels = check_labels(labels, "labels")
+    if labels.min() < 0:
+        raise ValueError(
+            f"labels must be classes 0, 1, ...; got {labels.min()} (draw labelled examples "
+            "from the labelled pool only)."
+        )
     per_class = check_positive_int(per_class, "per_class")
     generator = np.random.default_rng(seed)
     chosen = []
@@ -158,44 +165,47 @@ def nearest_neighbours(
     database: object,
     k: int,
     exclude_self: bool = False,
-    batch_size: int = 1000,
+    batch_size: int | None = None,
 ) -> np.ndarray:
     """The ``k`` database rows closest to each query, by Euclidean distance.
 
-    Distances are computed in float64, a batch of queries at a time, from
-    ``|q|^2 - 2 q.d + |d|^2``; equal distances are ordered by database index, so the
-    result does not depend on ``batch_size``.
+    Distances are first computed in float64, a batch of queries at a time, from
+    ``|q|^2 - 2 q.d + |d|^2``; that form loses precision to cancellation, so every
+    candidate within a small margin of the ``k``-th distance is measured again directly,
+    as ``|q - d|^2``, and ranked by that. Equal distances are ordered by database
+    index, so the result does not depend on ``batch_size``.
 
     Args:
         queries: Shape ``(n, ...)``; each row is flattened (images work as they are).
         database: Shape ``(N, ...)`` with the same row size.
         k: Neighbours per query.
-        exclude_self: For queries that are the database itself (same array): leave
+        exclude_self: For queries that are the database itself (equal arrays): leave
             each query out of its own neighbours.
-        batch_size: Queries per batch (memory only).
+        batch_size: Queries per batch (memory only); by default as many as keep each
+            batch's distance matrix near 20 million entries.
 
     Returns:
         Database indices, shape ``(n, k)``, nearest first.
     """
+    if exclude_self and not np.array_equal(np.asarray(queries), np.asarray(database)):
+        raise ValueError(
+            "exclude_self needs the queries to be the database itself; got different arrays."
+        )
     queries = _as_features(queries, "queries")
     database = _as_features(database, "database")
     k = check_positive_int(k, "k")
+    if batch_size is None:
+        batch_size = max(1, min(1000, 20_000_000 // len(database)))
     batch_size = check_positive_int(batch_size, "batch_size")
     if queries.shape[1] != database.shape[1]:
         raise ValueError(
             f"queries have {queries.shape[1]} features per row but the database has "
             f"{database.shape[1]}."
         )
-    if exclude_self and queries.shape != database.shape:
-        raise ValueError(
-            "exclude_self needs the queries to be the database itself; got shapes "
-            f"{queries.shape} and {database.shape}."
-        )
     available = len(database) - (1 if exclude_self else 0)
     if k > available:
         raise ValueError(f"k = {k} but the database has only {available} candidates.")
     database_norms = np.einsum("ij,ij->i", database, database)  # (N,)
-    order = np.arange(len(database))
     found = np.empty((len(queries), k), dtype=np.int64)
     for start in range(0, len(queries), batch_size):
         batch = queries[start : start + batch_size]  # (b, features)
@@ -208,11 +218,17 @@ def nearest_neighbours(
             rows = np.arange(len(batch))
             distances[rows, start + rows] = np.inf
         for row, line in enumerate(distances):
-            # Sort by distance, then by index; argpartition first keeps this cheap.
-            candidates = np.argpartition(line, k - 1)[:k]
-            cutoff = line[candidates].max()
-            tied = np.flatnonzero(line <= cutoff)
-            ranked = tied[np.lexsort((order[tied], line[tied]))]
+            query = batch[row]
+            # The k-th smallest approximate distance, and a margin for its rounding
+            # error (a few ulps of the squared norms that cancelled).
+            cutoff = np.partition(line, k - 1)[k - 1]
+            margin = 1e-9 * (query @ query + database_norms.max()) + 1e-300
+            candidates = np.flatnonzero(line <= cutoff + margin)  # increasing index
+            if exclude_self:
+                candidates = candidates[candidates != start + row]
+            exact = np.square(database[candidates] - query).sum(axis=1)
+            # Sort by exact distance, then by index (lexsort's last key is primary).
+            ranked = candidates[np.lexsort((candidates, exact))]
             found[start + row] = ranked[:k]
     return found
 
@@ -259,12 +275,16 @@ class SoftmaxRegression:
     """Multinomial logistic regression with an L2 penalty, fitted to convergence.
 
     The linear classifier of chapter 7's few-label experiments. Features are
-    standardised with the training rows' mean and standard deviation; the weights
-    ``W`` (features x classes) and biases ``b`` minimise the mean cross-entropy plus
-    ``l2 / 2 * |W|^2`` (the biases are not penalised). The objective is strongly convex,
-    so there is one minimum whatever the start; Nesterov's accelerated gradient with the
-    step ``1 / L`` (``L`` bounds the Hessian) reaches it, and :meth:`fit` stops when the
-    gradient's largest entry falls below ``tolerance``.
+    standardised with the training rows' mean and standard deviation (features that are
+    constant on the training rows are left at 0); the weights ``W`` (features x classes)
+    and biases ``b`` minimise the mean cross-entropy plus ``l2 / 2 * |W|^2`` (the biases
+    are not penalised). The objective is convex, and with ``l2 > 0`` its minimum fixes
+    the class probabilities uniquely (adding one number to every bias changes nothing).
+    Nesterov's accelerated gradient with the step ``1 / L`` (``L`` bounds the Hessian:
+    Böhning's bound, half of the features' second-moment matrix, plus ``l2``) and
+    gradient-based adaptive restarts (O'Donoghue and Candès, 2015) reaches it;
+    :meth:`fit` stops when the gradient's largest entry falls below ``tolerance``, and
+    warns if ``max_steps`` ran out first (``converged`` says which).
 
     Args:
         l2: Weight of the penalty, ``>= 0`` (0 only for data that are not separable).
@@ -285,6 +305,7 @@ class SoftmaxRegression:
         self.weights: np.ndarray | None = None  # (features, classes)
         self.bias: np.ndarray | None = None  # (classes,)
         self.steps = 0
+        self.converged = False
 
     def _standardise(self, features: object, name: str) -> np.ndarray:
         x = _as_features(features, name)
@@ -336,9 +357,11 @@ class SoftmaxRegression:
         classes = int(labels.max()) + 1 if num_classes is None else num_classes
         classes = check_positive_int(classes, "num_classes")
         labels = check_labels(labels, "labels", num_classes=classes)
-        self.mean = x.mean(axis=0)
-        scale = x.std(axis=0)
-        self.scale = np.where(scale > 0, scale, 1.0)  # constant features stay at 0
+        # Features equal on every training row are centred on that value and not
+        # scaled (their computed spread may be rounding noise, not 0).
+        constant = np.all(x == x[0], axis=0)
+        self.mean = np.where(constant, x[0], x.mean(axis=0))
+        self.scale = np.where(constant, 1.0, x.std(axis=0))
         x = (x - self.mean) / self.scale
         targets = np.eye(classes)[labels]  # (n, classes)
         # The cross-entropy's Hessian is at most 1/2 (X'X / n) in each class block (for
@@ -349,21 +372,35 @@ class SoftmaxRegression:
         weights = np.zeros((x.shape[1], classes))
         bias = np.zeros(classes)
         previous_w, previous_b = weights, bias
-        self.weights = None
+        self.weights, self.converged = None, False
+        since_restart = 0
         for step_number in range(1, self.max_steps + 1):
             self.steps = step_number
+            since_restart += 1
             # Nesterov's look-ahead point, then a gradient step from it.
-            momentum = (step_number - 1) / (step_number + 2)
+            momentum = (since_restart - 1) / (since_restart + 2)
             look_w = weights + momentum * (weights - previous_w)
             look_b = bias + momentum * (bias - previous_b)
             _, grad_w, grad_b = self.objective_and_gradient(x, targets, look_w, look_b)
             previous_w, previous_b = weights, bias
             weights = look_w - step * grad_w
             bias = look_b - step * grad_b
+            # Restart the momentum when the step goes against the gradient.
+            if np.sum(grad_w * (weights - previous_w)) + np.sum(grad_b * (bias - previous_b)) > 0:
+                since_restart = 0
             if step_number % 50 == 0:
                 _, grad_w, grad_b = self.objective_and_gradient(x, targets, weights, bias)
                 if max(np.abs(grad_w).max(), np.abs(grad_b).max()) < self.tolerance:
+                    self.converged = True
                     break
+        if not self.converged:
+            warnings.warn(
+                f"SoftmaxRegression stopped after max_steps={self.max_steps} steps before "
+                f"the gradient fell below tolerance={self.tolerance:g}; raise max_steps or "
+                "l2.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         self.weights, self.bias = weights, bias
         return self
 

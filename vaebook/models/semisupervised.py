@@ -16,6 +16,8 @@ for an unlabelled one the label is summed out under the classifier,
 
 a bound on :math:`-\log p(x)`. Neither term trains the classifier on the labels, so the
 objective adds :math:`\alpha \cdot (-\log q(y \mid x))` for each labelled image [1, eq. 9].
+One difference from the paper: there the encoder's variance depends on :math:`x` alone
+[1, eq. 4]; here both its mean and its variance see the label.
 Here each example's loss is :math:`\mathcal L + \alpha\,(-\log q)` if it is labelled and
 :math:`\mathcal U` if not (label ``-1``), so that :func:`vaebook.train.train` trains the
 model on a mixed set with ``y_train`` holding ``-1`` for the unlabelled images. Every
@@ -64,9 +66,11 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
         decoder_units: Hidden widths of the decoder ``p(x | y, z)``; defaults to the
             encoder's in reverse.
         classifier_units: Hidden widths of the classifier ``q(y | x)``.
-        classification_weight: ``alpha``, the weight of ``-log q(y | x)`` on labelled
-            images (Kingma et al. use 0.1 times the number of training images, for a
-            loss summed over the data set; see chapter 7 for the per-example scale).
+        classification_weight: The weight of ``-log q(y | x)`` in each labelled
+            image's loss. The paper's objective (eq. 9) sums the bounds over all ``N``
+            training images and adds ``alpha = 0.1 * N`` times the *mean* of ``-log q``
+            over the ``N_l`` labelled ones; in this per-example form that is a weight of
+            ``0.1 * N / N_l`` (60 for 100 labels among 60,000 images).
         image_shape: Shape of one image.
         activation: Activation of the hidden layers (the paper uses softplus).
         seed: Seed of the sampling noise.
@@ -152,22 +156,43 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
         """The classifier's most probable class per image, shape ``(batch,)``."""
         return tf.argmax(self.classify(x), axis=-1, output_type=tf.int32)
 
-    def encode(  # type: ignore[override]
+    def _encode(
         self, x: tf.Tensor, y: tf.Tensor, training: bool = False
     ) -> tuple[tf.Tensor, tf.Tensor]:
-        """``(z_mean, z_log_var)`` of ``q(z | x, y)`` for one-hot ``y``, each ``(batch, d)``."""
-        x = as_model_input(x, self.image_shape)
+        """``q(z | x, y)`` for one-hot ``y`` (batch, num_classes)."""
         flat = tf.reshape(x, (-1, self.num_pixels))  # (batch, num_pixels)
         code = self.encoder(tf.concat([flat, y], axis=-1), training=training)
         z_mean, z_log_var = tf.split(code, 2, axis=-1)
         return z_mean, z_log_var
 
-    def decode(  # type: ignore[override]
-        self, z: tf.Tensor, y: tf.Tensor, training: bool = False
-    ) -> tf.Tensor:
-        """Logits of ``p(x | y, z)`` for codes and one-hot labels, ``(batch, *image_shape)``."""
-        z = as_model_input(z, (self.latent_dim,), name="z")
+    def _decode(self, z: tf.Tensor, y: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Logits of ``p(x | y, z)`` for one-hot ``y``."""
         return self.decoder(tf.concat([z, y], axis=-1), training=training)
+
+    def one_hot(self, labels: object) -> tf.Tensor:
+        """Checks class labels and returns them one-hot, shape ``(batch, num_classes)``."""
+        labels = as_label_input(labels, self.num_classes)
+        return tf.one_hot(labels, self.num_classes, dtype=tf.float32)
+
+    def encode(  # type: ignore[override]
+        self, x: tf.Tensor, labels: object, training: bool = False
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(z_mean, z_log_var)`` of ``q(z | x, y)``, each ``(batch, latent_dim)``.
+
+        Args:
+            x: Images, shape ``(batch, *image_shape)``.
+            labels: Their classes, shape ``(batch,)``.
+            training: Whether layers run in training mode.
+        """
+        x = as_model_input(x, self.image_shape)
+        return self._encode(x, self.one_hot(labels), training=training)
+
+    def decode(  # type: ignore[override]
+        self, z: tf.Tensor, labels: object, training: bool = False
+    ) -> tf.Tensor:
+        """Logits of ``p(x | y, z)`` for codes and class labels, ``(batch, *image_shape)``."""
+        z = as_model_input(z, (self.latent_dim,), name="z")
+        return self._decode(z, self.one_hot(labels), training=training)
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Logits of ``q(y | x)`` (the model's prediction)."""
@@ -177,8 +202,7 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
         """Decodes one prior draw ``z ~ N(0, I)`` per label: pixel means ``(n, *image_shape)``."""
         labels = check_labels(labels, "labels", num_classes=self.num_classes)
         z = rng.normal((len(labels), self.latent_dim), seed)
-        y = tf.one_hot(labels, self.num_classes)
-        return tf.sigmoid(self.decode(z, y))
+        return tf.sigmoid(self.decode(z, labels))
 
     def losses_given_noise(
         self, x: tf.Tensor, labels: tf.Tensor, epsilon: tf.Tensor, training: bool = False
@@ -202,14 +226,24 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
         """
         x = as_model_input(x, self.image_shape)
         labels = as_label_input(labels, self.num_classes, allow_unlabelled=True)
+        epsilon = tf.convert_to_tensor(epsilon, dtype=x.dtype)
+        wanted = (self.num_classes, x.shape[0], self.latent_dim)
+        if epsilon.shape.rank != 3 or any(
+            have is not None and want is not None and have != want
+            for have, want in zip(epsilon.shape, wanted)
+        ):
+            raise ValueError(
+                "epsilon must have shape (num_classes, batch, latent_dim) = "
+                f"{wanted}; got {tuple(epsilon.shape)}."
+            )
         k, batch = self.num_classes, tf.shape(x)[0]
         # Every image with every class: (k * batch, ...), class c in rows c * batch ...
         x_all = tf.tile(x, tf.concat([[k], tf.ones(len(self.image_shape), tf.int32)], 0))
         classes = tf.repeat(tf.range(k), batch)  # (k * batch,)
         y_all = tf.one_hot(classes, k, dtype=x.dtype)  # (k * batch, k)
-        z_mean, z_log_var = self.encode(x_all, y_all, training=training)
+        z_mean, z_log_var = self._encode(x_all, y_all, training=training)
         z = z_mean + tf.exp(0.5 * z_log_var) * tf.reshape(epsilon, (-1, self.latent_dim))
-        logits = self.decode(z, y_all, training=training)
+        logits = self._decode(z, y_all, training=training)
         data_ndim = len(self.image_shape)
         reconstruction = tf.reshape(
             bernoulli_reconstruction_loss(x_all, logits, data_ndim), (k, batch)
