@@ -234,3 +234,43 @@ def test_softmax_regression_separates_clusters_and_checks_input():
         downstream.SoftmaxRegression().predict(x)
     with pytest.raises(ValueError, match="3 entries for 90 images"):
         downstream.SoftmaxRegression().fit(x, labels[:3])
+
+
+def test_choose_l2_checks_its_input():
+    labels = np.repeat(np.arange(3), 10)
+    x = np.random.default_rng(12).normal(size=(30, 5))
+    with pytest.raises(ValueError, match="at least folds=5"):
+        downstream.choose_l2(x[:12], labels[:12])
+    with pytest.raises(ValueError, match="folds must be at least 2"):
+        downstream.choose_l2(x, labels, folds=1)
+    with pytest.raises(ValueError, match="grid is empty"):
+        downstream.choose_l2(x, labels, grid=())
+
+
+def test_choose_l2_scores_each_fold_by_brute_force():
+    # Recount the chosen penalty's cross-validated errors by hand for the same split.
+    generator = np.random.default_rng(13)
+    labels = np.repeat(np.arange(2), 6)
+    x = generator.normal(size=(12, 3)) + labels[:, None]
+    grid = (1e-3, 1e-1, 10.0)
+    chosen = downstream.choose_l2(x, labels, grid=grid, folds=3, seed=4)
+    order = np.random.default_rng(4)
+    fold_of = np.empty(12, dtype=int)
+    for label in (0, 1):
+        members = order.permutation(np.flatnonzero(labels == label))
+        fold_of[members] = np.arange(6) % 3
+    errors = {}
+    for l2 in grid:
+        errors[l2] = sum(
+            int(
+                np.sum(
+                    downstream.SoftmaxRegression(l2=l2)
+                    .fit(x[fold_of != f], labels[fold_of != f])
+                    .predict(x[fold_of == f])
+                    != labels[fold_of == f]
+                )
+            )
+            for f in range(3)
+        )
+    best = min(errors.values())
+    assert chosen == max(l2 for l2 in grid if errors[l2] == best)

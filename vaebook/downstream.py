@@ -12,7 +12,8 @@ float64 and tested against brute-force references:
 * **Learning from few labels.** :func:`sample_labelled` draws the same number of labelled
   examples from each class, reproducibly, and :class:`SoftmaxRegression` is the linear
   classifier fitted to them on any features (pixels, PCA codes, autoencoder codes, VAE
-  means), so that the features are what differs.
+  means), so that the features are what differs; :func:`choose_l2` picks its penalty
+  by cross-validation on the labelled examples alone.
 * **Near neighbours.** :func:`nearest_neighbours` finds each query's closest points by
   Euclidean distance in any feature space, and :func:`precision_at_k` scores the
   retrieval by the fraction of neighbours that share the query's label.
@@ -32,6 +33,7 @@ from vaebook.checks import check_labels, check_non_negative, check_positive_int
 __all__ = [
     "SoftmaxRegression",
     "auroc",
+    "choose_l2",
     "nearest_neighbours",
     "precision_at_k",
     "roc_curve",
@@ -420,3 +422,59 @@ class SoftmaxRegression:
         predictions = self.predict(features)
         labels = check_labels(labels, "labels", length=len(predictions))
         return float(np.mean(predictions != labels))
+
+
+def choose_l2(
+    features: object,
+    labels: object,
+    grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0),
+    folds: int = 5,
+    seed: int = 0,
+) -> float:
+    """The penalty of :class:`SoftmaxRegression` with the fewest cross-validated errors.
+
+    With few labels there is no separate validation set to spare: the labelled examples
+    are split into ``folds`` parts, balanced by class, and each penalty is fitted on all
+    parts but one and scored on the one left out, in turn. Ties go to the larger
+    penalty (the simpler classifier). Nothing outside ``features`` is looked at.
+
+    Args:
+        features: The labelled examples' features, shape ``(n, ...)``.
+        labels: Their labels, shape ``(n,)``; every class needs at least ``folds``.
+        grid: The penalties to try.
+        folds: Number of parts.
+        seed: Seed of the split.
+
+    Returns:
+        The chosen penalty.
+    """
+    x = _as_features(features, "features")
+    labels = check_labels(labels, "labels", length=len(x))
+    folds = check_positive_int(folds, "folds")
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2; got {folds}.")
+    counts = np.bincount(labels)
+    if counts[counts > 0].min() < folds:
+        raise ValueError(
+            f"Each class needs at least folds={folds} labelled examples; the smallest has "
+            f"{counts[counts > 0].min()}."
+        )
+    if not grid:
+        raise ValueError("grid is empty.")
+    generator = np.random.default_rng(seed)
+    # Deal each class's examples round-robin into the folds, in a seeded order.
+    fold_of = np.empty(len(x), dtype=np.int64)
+    for label in np.unique(labels):
+        members = generator.permutation(np.flatnonzero(labels == label))
+        fold_of[members] = np.arange(len(members)) % folds
+    classes = int(labels.max()) + 1
+    errors = []
+    for l2 in grid:
+        wrong = 0
+        for fold in range(folds):
+            held = fold_of == fold
+            model = SoftmaxRegression(l2=l2).fit(x[~held], labels[~held], num_classes=classes)
+            wrong += int(np.sum(model.predict(x[held]) != labels[held]))
+        errors.append(wrong)
+    best = min(errors)
+    return float(max(l2 for l2, error in zip(grid, errors) if error == best))
