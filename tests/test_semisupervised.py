@@ -30,7 +30,9 @@ def small(**overrides):
 
 def forward(stack, inputs):
     """A dense stack by hand: softplus hidden layers, a linear output layer."""
-    dense = [w.numpy().astype(np.float64) for w in stack.weights]
+    dense = [w.numpy().astype(np.float64) for w in stack.weights if "kernel" in w.path]
+    biases = [w.numpy().astype(np.float64) for w in stack.weights if "bias" in w.path]
+    dense = [array for pair in zip(dense, biases) for array in pair]
     h = inputs
     for index in range(0, len(dense), 2):
         h = h @ dense[index] + dense[index + 1]
@@ -52,9 +54,15 @@ def by_hand(model, x, labels, epsilon):
             code = forward(model.encoder, np.concatenate([image, y])[None])[0]
             mean, log_var = code[:d], code[d:]
             z = mean + np.exp(log_var / 2) * epsilon[c, i]
-            logits = forward(model.decoder, np.concatenate([z, y])[None])[0]
-            p = 1 / (1 + np.exp(-logits))
-            nll = -np.sum(image * np.log(p) + (1 - image) * np.log(1 - p))
+            output = forward(model.decoder, np.concatenate([z, y])[None])[0]
+            if model.likelihood == "bernoulli":
+                p = 1 / (1 + np.exp(-output))
+                nll = -np.sum(image * np.log(p) + (1 - image) * np.log(1 - p))
+            else:  # a Gaussian with the learned log-variance of each feature
+                log_var_x = model.decoder_log_var.numpy().astype(np.float64).ravel()
+                nll = 0.5 * np.sum(
+                    np.log(2 * np.pi) + log_var_x + (image - output) ** 2 / np.exp(log_var_x)
+                )
             kl = 0.5 * np.sum(np.exp(log_var) + mean**2 - 1 - log_var)
             terms.append(nll + kl + np.log(k))  # -log p(y) = log K
         terms = np.array(terms)
@@ -66,9 +74,13 @@ def by_hand(model, x, labels, epsilon):
     return np.array(out)
 
 
-def test_losses_match_the_equations_written_out():
-    model = small()
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_losses_match_the_equations_written_out(likelihood):
+    model = small(likelihood=likelihood)
     x = images(5)
+    if likelihood == "gaussian":
+        x = 3.0 * x - 1.0  # features, not pixels: values outside [0, 1]
+        model.decoder_log_var.assign(np.linspace(-1.0, 1.0, 16).reshape(4, 4))
     labels = np.array([2, -1, 0, -1, 1])
     epsilon = rng.normal((3, 5, 2), 7).numpy()
     losses = model.losses_given_noise(x, labels, epsilon)
@@ -141,6 +153,24 @@ def test_training_with_few_labels_learns_to_classify():
     # Evaluated without labels, every image gets the unsupervised bound.
     bound = evaluate.evaluate_losses(model, x, labels=np.full(200, -1))
     assert np.isfinite(bound["loss"]) and bound["classification_loss"] == 0
+
+
+def test_gaussian_model_trains_on_real_features_with_few_labels():
+    # Two clusters in 5-d far outside [0, 1]; one label each. A Bernoulli model refuses
+    # such data, a Gaussian one learns to classify it.
+    generator = np.random.default_rng(3)
+    kind = generator.integers(0, 2, 300)
+    x = (generator.normal(size=(300, 5)) + 4.0 * kind[:, None] - 2.0).astype(np.float32)
+    labels = np.full(300, -1)
+    first = [np.flatnonzero(kind == c)[0] for c in (0, 1)]
+    labels[first] = kind[first]
+    with pytest.raises(ValueError, match=r"expected values in \[0, 1\]"):
+        train.train(small(num_classes=2, image_shape=(5,)), x, y_train=labels, epochs=1)
+    model = small(num_classes=2, image_shape=(5,), likelihood="gaussian", classification_weight=5.0)
+    history = train.train(model, x, y_train=labels, epochs=40, batch_size=30, verbose=0)
+    assert history.last("loss") < history.history["loss"][0]
+    assert np.mean(model.predict_labels(x).numpy() != kind) < 0.05
+    assert model.generate([0, 1]).shape == (2, 5)
 
 
 def test_generate_draws_the_asked_classes_and_round_trip(tmp_path):

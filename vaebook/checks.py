@@ -36,6 +36,7 @@ __all__ = [
     "check_choice",
     "check_fraction",
     "check_labels",
+    "model_inputs_in_unit_interval",
     "check_latent_model",
     "check_model_labels",
     "check_non_negative",
@@ -156,7 +157,10 @@ def _not_float_message(name: str, dtype: object) -> str:
 
 
 def as_images(
-    images: object, name: str = "x", image_shape: Sequence[int] | None = None
+    images: object,
+    name: str = "x",
+    image_shape: Sequence[int] | None = None,
+    unit_interval: bool = True,
 ) -> np.ndarray:
     """Checks an array of images and returns it as float32.
 
@@ -164,6 +168,8 @@ def as_images(
         images: Array-like (or tensor) of shape ``(batch, *image_shape)``.
         name: The argument's name, used in error messages.
         image_shape: If given, the required shape of one image, e.g. ``(28, 28)``.
+        unit_interval: Whether values must lie in ``[0, 1]`` (pixels); ``False`` for a
+            model of real-valued features (see :func:`model_inputs_in_unit_interval`).
 
     Returns:
         The images as a float32 NumPy array (float64 input is cast).
@@ -186,9 +192,19 @@ def as_images(
     if not np.all(np.isfinite(images)):
         raise ValueError(f"{name} contains NaN or infinite values.")
     low, high = float(images.min()), float(images.max())
-    if low < 0.0 or high > 1.0:
+    if unit_interval and (low < 0.0 or high > 1.0):
         raise ValueError(f"{name} has values in [{low:g}, {high:g}]; expected values in [0, 1].")
     return images.astype(np.float32, copy=False)
+
+
+def model_inputs_in_unit_interval(model: object) -> bool:
+    """Whether a model's inputs are pixels in ``[0, 1]`` (all but models of features).
+
+    A model whose ``inputs_in_unit_interval`` attribute is false (a
+    :class:`vaebook.models.SemiSupervisedVAE` with a Gaussian likelihood, trained on
+    another model's codes) takes any finite real values.
+    """
+    return bool(getattr(model, "inputs_in_unit_interval", True))
 
 
 def check_labels(

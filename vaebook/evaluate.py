@@ -26,6 +26,7 @@ from vaebook.checks import (
     check_non_negative_int,
     check_positive_int,
     check_trainable,
+    model_inputs_in_unit_interval,
 )
 from vaebook.losses import (
     bernoulli_entropy,
@@ -387,7 +388,12 @@ def evaluate_losses(
             ``batch_size`` is not a positive integer.
     """
     check_trainable(model)
-    x = as_images(x, "x", image_shape=getattr(model, "image_shape", None))
+    x = as_images(
+        x,
+        "x",
+        image_shape=getattr(model, "image_shape", None),
+        unit_interval=model_inputs_in_unit_interval(model),
+    )
     batch_size = check_positive_int(batch_size, "batch_size")
     labels = check_model_labels(model, labels, len(x))
     step = _per_example_step(model)

@@ -44,6 +44,7 @@ from vaebook.checks import (
     check_positive,
     check_positive_int,
     check_trainable,
+    model_inputs_in_unit_interval,
 )
 from vaebook.evaluate import evaluate_losses
 from vaebook.rng import uniform as random_uniform
@@ -344,10 +345,20 @@ def train(
     """
     check_trainable(model)
     image_shape = getattr(model, "image_shape", None)
-    x_train = as_images(x_train, "x_train", image_shape=image_shape)
+    x_train = as_images(
+        x_train,
+        "x_train",
+        image_shape=image_shape,
+        unit_interval=model_inputs_in_unit_interval(model),
+    )
     y_train = check_model_labels(model, y_train, len(x_train), "y_train")
     if x_val is not None:
-        x_val = as_images(x_val, "x_val", image_shape=x_train.shape[1:])
+        x_val = as_images(
+            x_val,
+            "x_val",
+            image_shape=x_train.shape[1:],
+            unit_interval=model_inputs_in_unit_interval(model),
+        )
         y_val = check_model_labels(model, y_val, len(x_val), "y_val")
     elif y_val is not None:
         raise ValueError("y_val was given without x_val.")

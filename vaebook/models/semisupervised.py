@@ -18,6 +18,11 @@ a bound on :math:`-\log p(x)`. Neither term trains the classifier on the labels,
 objective adds :math:`\alpha \cdot (-\log q(y \mid x))` for each labelled image [1, eq. 9].
 One difference from the paper: there the encoder's variance depends on :math:`x` alone
 [1, eq. 4]; here both its mean and its variance see the label.
+
+With ``likelihood="bernoulli"`` the data are pixels in ``[0, 1]`` (M2 on images). With
+``likelihood="gaussian"`` they are real-valued features, and the decoder gives the mean
+of a diagonal Gaussian with one learned variance per feature: the paper's stacked model
+M1+M2 trains M2 on the codes of a VAE (M1) this way [1, section 3.2].
 Here each example's loss is :math:`\mathcal L + \alpha\,(-\log q)` if it is labelled and
 :math:`\mathcal U` if not (label ``-1``), so that :func:`vaebook.train.train` trains the
 model on a mixed set with ``y_train`` holding ``-1`` for the unlabelled images. Every
@@ -41,12 +46,13 @@ from vaebook import rng
 from vaebook.checks import (
     as_label_input,
     as_model_input,
+    check_choice,
     check_labels,
     check_non_negative,
     check_positive_int,
     check_units,
 )
-from vaebook.losses import bernoulli_reconstruction_loss, gaussian_kl
+from vaebook.losses import bernoulli_reconstruction_loss, gaussian_kl, gaussian_log_density
 from vaebook.models.common import DenseEncoderDecoder, dense_stack
 
 __all__ = ["SemiSupervisedVAE"]
@@ -56,8 +62,8 @@ __all__ = ["SemiSupervisedVAE"]
 class SemiSupervisedVAE(DenseEncoderDecoder):
     """Kingma et al.'s M2: a VAE whose class label is partly observed.
 
-    Dense networks throughout, with a Bernoulli decoder over pixels. Labels are integers
-    in ``[0, num_classes)``, and ``-1`` for an unlabelled image.
+    Dense networks throughout. Labels are integers in ``[0, num_classes)``, and ``-1``
+    for an unlabelled example.
 
     Args:
         num_classes: Number of classes ``K``.
@@ -71,8 +77,11 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
             training images and adds ``alpha = 0.1 * N`` times the *mean* of ``-log q``
             over the ``N_l`` labelled ones; in this per-example form that is a weight of
             ``0.1 * N / N_l`` (60 for 100 labels among 60,000 images).
-        image_shape: Shape of one image.
+        image_shape: Shape of one example (an image, or ``(features,)``).
         activation: Activation of the hidden layers (the paper uses softplus).
+        likelihood: ``"bernoulli"`` (pixels in ``[0, 1]``; the decoder gives logits) or
+            ``"gaussian"`` (real-valued features; the decoder gives means, with one
+            learned log-variance per feature).
         seed: Seed of the sampling noise.
         **kwargs: Passed to ``keras.Model``.
 
@@ -98,9 +107,13 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
         classification_weight: float = 1.0,
         image_shape: Sequence[int] = (28, 28),
         activation: str = "softplus",
+        likelihood: str = "bernoulli",
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
+        self.likelihood = check_choice(likelihood, ("bernoulli", "gaussian"), "likelihood")
+        # Pixels must lie in [0, 1]; features may be any real numbers.
+        self.inputs_in_unit_interval = likelihood == "bernoulli"
         self.num_classes = check_positive_int(num_classes, "num_classes")
         self.classifier_units = check_units(classifier_units, "classifier_units")
         self.classification_weight = check_non_negative(
@@ -117,6 +130,11 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
             **kwargs,
         )
         self.seed = seed
+        if likelihood == "gaussian":
+            # One log-variance per feature, started at 0 (unit variance).
+            self.decoder_log_var = self.add_weight(
+                shape=self.image_shape, initializer="zeros", name="decoder_log_var"
+            )
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 
@@ -190,7 +208,10 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
     def decode(  # type: ignore[override]
         self, z: tf.Tensor, labels: object, training: bool = False
     ) -> tf.Tensor:
-        """Logits of ``p(x | y, z)`` for codes and class labels, ``(batch, *image_shape)``."""
+        """The decoder's output for codes and class labels, ``(batch, *image_shape)``.
+
+        Logits of ``p(x | y, z)`` (Bernoulli) or its means (Gaussian).
+        """
         z = as_model_input(z, (self.latent_dim,), name="z")
         return self._decode(z, self.one_hot(labels), training=training)
 
@@ -199,10 +220,18 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
         return self.classify(x, training=training)
 
     def generate(self, labels: object, seed: int = 0) -> tf.Tensor:
-        """Decodes one prior draw ``z ~ N(0, I)`` per label: pixel means ``(n, *image_shape)``."""
+        """Decodes one prior draw ``z ~ N(0, I)`` per label: means ``(n, *image_shape)``."""
         labels = check_labels(labels, "labels", num_classes=self.num_classes)
         z = rng.normal((len(labels), self.latent_dim), seed)
-        return tf.sigmoid(self.decode(z, labels))
+        output = self.decode(z, labels)
+        return tf.sigmoid(output) if self.likelihood == "bernoulli" else output
+
+    def _negative_log_likelihood(self, x: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
+        """``-log p(x | y, z)`` per example from the decoder's output."""
+        data_ndim = len(self.image_shape)
+        if self.likelihood == "bernoulli":
+            return bernoulli_reconstruction_loss(x, output, data_ndim)
+        return -gaussian_log_density(x, output, self.decoder_log_var, data_ndim)
 
     def losses_given_noise(
         self, x: tf.Tensor, labels: tf.Tensor, epsilon: tf.Tensor, training: bool = False
@@ -244,9 +273,8 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
         z_mean, z_log_var = self._encode(x_all, y_all, training=training)
         z = z_mean + tf.exp(0.5 * z_log_var) * tf.reshape(epsilon, (-1, self.latent_dim))
         logits = self._decode(z, y_all, training=training)
-        data_ndim = len(self.image_shape)
         reconstruction = tf.reshape(
-            bernoulli_reconstruction_loss(x_all, logits, data_ndim), (k, batch)
+            self._negative_log_likelihood(x_all, logits), (k, batch)
         )  # (k, batch): -log p(x | y = c, z_c)
         kl_z = tf.reshape(gaussian_kl(z_mean, z_log_var), (k, batch))  # (k, batch)
 
@@ -306,6 +334,7 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
             "num_classes": self.num_classes,
             "classifier_units": list(self.classifier_units),
             "classification_weight": self.classification_weight,
+            "likelihood": self.likelihood,
             "seed": self.seed,
         }
 
