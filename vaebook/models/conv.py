@@ -34,7 +34,6 @@ from vaebook.checks import (
     check_positive_int,
     check_units,
 )
-from vaebook.losses import gaussian_kl, gaussian_log_density
 from vaebook.models.autoencoder import Autoencoder
 from vaebook.models.vae import VAE
 
@@ -430,15 +429,11 @@ class ConditionalVAE(ConvVAE):
         """
         self._need_labels(labels)
         z_mean, z_log_var = self.encode(x, labels, training=training)
-        z = z_mean + tf.exp(0.5 * z_log_var) * epsilon  # (k, batch, latent_dim)
-        k = tf.shape(z)[0]
+        k = tf.shape(epsilon)[0]
         tiled = tf.tile(as_label_input(labels, self.num_classes), [k])  # (k * batch,)
-        decoded = self.decode(tf.reshape(z, (-1, self.latent_dim)), tiled, training=training)
-        decoded = tf.reshape(decoded, tf.concat([tf.shape(z)[:2], self.image_shape], 0))
-        log_px_z = self.log_likelihood(x, decoded)  # (k, batch)
-        log_pz = gaussian_log_density(z, 0.0, 0.0, data_ndim=1)
-        log_qz_x = gaussian_log_density(z, z_mean, z_log_var, data_ndim=1)
-        return log_px_z + log_pz - log_qz_x
+        return self._log_weights_from(
+            x, z_mean, z_log_var, epsilon, lambda z: self.decode(z, tiled, training=training)
+        )
 
     def per_example_losses(  # type: ignore[override]
         self, x: tf.Tensor, training: bool = False, labels: object = None
@@ -455,12 +450,9 @@ class ConditionalVAE(ConvVAE):
         """
         self._need_labels(labels)
         z_mean, z_log_var = self.encode(x, labels, training=training)
-        z = self.sample(z_mean, z_log_var)  # (batch, latent_dim)
-        reconstruction_loss = -self.log_likelihood(x, self.decode(z, labels, training=training))
-        kl_loss = gaussian_kl(z_mean, z_log_var)
-        scale = 1.0 / self.num_pixels if self.pixel_reduction == "mean" else 1.0
-        loss = scale * reconstruction_loss + self.beta * kl_loss
-        return {"loss": loss, "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
+        return self._elbo_losses(
+            x, z_mean, z_log_var, lambda z: self.decode(z, labels, training=training)
+        )
 
     def _need_labels(self, labels: object) -> None:
         if labels is None:

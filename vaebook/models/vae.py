@@ -15,7 +15,7 @@ with :math:`\beta = 1` for the true ELBO (chapter 4 derives it; chapter 5 trains
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -222,9 +222,27 @@ class VAE(DenseEncoderDecoder):
             ``log w``, shape ``(k, batch)``, in nats.
         """
         z_mean, z_log_var = self.encode(x, training=training)  # (batch, latent_dim) each
+        return self._log_weights_from(
+            x, z_mean, z_log_var, epsilon, lambda z: self.decode(z, training=training)
+        )
+
+    def _log_weights_from(
+        self,
+        x: tf.Tensor,
+        z_mean: tf.Tensor,
+        z_log_var: tf.Tensor,
+        epsilon: tf.Tensor,
+        decode: Callable[[tf.Tensor], tf.Tensor],
+    ) -> tf.Tensor:
+        """The log-weights of :meth:`log_weights`, given the encoder's output.
+
+        ``decode`` maps codes ``(k * batch, latent_dim)``, the ``k`` samples of each
+        image stacked sample by sample, to decoder outputs (a conditional model passes
+        one that also takes the labels, tiled the same way).
+        """
         z = z_mean + tf.exp(0.5 * z_log_var) * epsilon  # (k, batch, latent_dim)
         # The decoder's layers take one batch axis: fold the k samples into it and back.
-        decoded = self.decode(tf.reshape(z, (-1, self.latent_dim)), training=training)
+        decoded = decode(tf.reshape(z, (-1, self.latent_dim)))
         decoded = tf.reshape(decoded, tf.concat([tf.shape(z)[:2], self.image_shape], 0))
         log_px_z = self.log_likelihood(x, decoded)  # (k, batch)
         log_pz = gaussian_log_density(z, 0.0, 0.0, data_ndim=1)  # (k, batch)
@@ -252,8 +270,18 @@ class VAE(DenseEncoderDecoder):
                 return {"loss": -importance_weighted_bound(log_w)}
             return {"loss": -tf.reduce_mean(log_w, axis=0)}
         z_mean, z_log_var = self.encode(x, training=training)
+        return self._elbo_losses(x, z_mean, z_log_var, lambda z: self.decode(z, training=training))
+
+    def _elbo_losses(
+        self,
+        x: tf.Tensor,
+        z_mean: tf.Tensor,
+        z_log_var: tf.Tensor,
+        decode: Callable[[tf.Tensor], tf.Tensor],
+    ) -> dict[str, tf.Tensor]:
+        """One-sample negative ELBO with the closed-form KL, given the encoder's output."""
         z = self.sample(z_mean, z_log_var)  # (batch, latent_dim)
-        reconstruction_loss = -self.log_likelihood(x, self.decode(z, training=training))
+        reconstruction_loss = -self.log_likelihood(x, decode(z))
         kl_loss = gaussian_kl(z_mean, z_log_var)
         scale = 1.0 / self.num_pixels if self.pixel_reduction == "mean" else 1.0
         loss = scale * reconstruction_loss + self.beta * kl_loss
