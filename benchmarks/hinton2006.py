@@ -225,7 +225,8 @@ def main() -> None:
                 "chosen": chosen,
             },
             "training": (
-                f"{'no regulariser' if chosen == 'none' else chosen}; {args.epochs} epochs, batch {BATCH}, Adam, learning rate "
+                f"{'no regulariser' if chosen == 'none' else chosen}; {args.epochs} epochs, "
+                f"batch {BATCH}, Adam, learning rate "
                 f"{LEARNING_RATE} cosine-decayed to 1%, sigmoid cross-entropy, random "
                 f"initialisation (no pretraining), seed 0; weights of epoch "
                 f"{best_point['epoch']}, the lowest validation error"
