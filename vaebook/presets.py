@@ -19,7 +19,9 @@ The presets and where they are used:
   Fashion-MNIST), ``benchmarks/hinton2006.py`` and ``benchmarks/fashion_reference.py``;
 * :data:`FASHION_CONV_AUTOENCODER`, :data:`FASHION_CONV_VAE` and
   :data:`FASHION_CONDITIONAL_VAE` -- chapter 6's convolutional models, and
-  :data:`BETA_SWEEP_EPOCHS`, the length of its runs over the KL weight.
+  :data:`BETA_SWEEP_EPOCHS`, the length of its runs over the KL weight;
+* :data:`FASHION_CONV_VAE_CONTINUOUS` -- the convolutional VAE with a continuous
+  Bernoulli decoder: ``benchmarks/fashion_conv_continuous.py`` (Results page).
 
 Example:
     >>> model, history = fashion_autoencoder(20).fit(x_train)  # doctest: +SKIP
@@ -47,6 +49,7 @@ __all__ = [
     "FASHION_CONDITIONAL_VAE",
     "FASHION_CONV_AUTOENCODER",
     "FASHION_CONV_VAE",
+    "FASHION_CONV_VAE_CONTINUOUS",
     "FASHION_AUTOENCODER_LONG",
     "FASHION_CODE_SIZES",
     "FASHION_VAE",
@@ -258,6 +261,18 @@ FASHION_CONV_VAE = Experiment(
         "Conv 32-64 (3x3, stride 2) Gaussian encoder, mirrored Bernoulli decoder on grey "
         f"levels, 20-number code, Adam(1e-3), batch {FASHION_VAE.batch_size}, "
         f"{FASHION_VAE.epochs} epochs (FASHION_VAE's), seed 0"
+    ),
+)
+
+#: FASHION_CONV_VAE with chapter 5's continuous Bernoulli decoder (a proper density on
+#: [0, 1]), for the Results page's comparison with chapter 5's dense model of that name
+#: (``benchmarks/fashion_conv_continuous.py``).
+FASHION_CONV_VAE_CONTINUOUS = FASHION_CONV_VAE.variant(
+    "fashion_conv_vae_continuous",
+    model_args={"likelihood": "continuous_bernoulli"},
+    description=(
+        "FASHION_CONV_VAE with a continuous Bernoulli decoder, "
+        f"{FASHION_CONV_VAE.epochs} epochs, seed 0"
     ),
 )
 
