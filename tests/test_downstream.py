@@ -274,3 +274,30 @@ def test_choose_l2_scores_each_fold_by_brute_force():
         )
     best = min(errors.values())
     assert chosen == max(l2 for l2 in grid if errors[l2] == best)
+
+
+def test_compressed_bits_are_deflate_lengths_of_the_8_bit_images():
+    import zlib
+
+    generator = np.random.default_rng(5)
+    noise = generator.random((2, 28, 28))
+    blank = np.zeros((1, 28, 28))
+    stroke = blank.copy()
+    stroke[0, 5:23, 13:15] = 1.0
+    x = np.concatenate([noise, blank, stroke])
+    bits = downstream.compressed_bits(x)
+    expected = [
+        8 * len(zlib.compress(np.round(image * 255).astype(np.uint8).tobytes(), 9)) for image in x
+    ]
+    assert bits.tolist() == expected
+    # Noise is the most complex, a blank image the least.
+    assert bits[2] < bits[3] < bits[0]
+
+
+def test_compressed_bits_rejects_bad_images():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        downstream.compressed_bits(np.full((2, 4, 4), 1.5))
+    with pytest.raises(ValueError, match="NaN|finite"):
+        downstream.compressed_bits(np.full((2, 4, 4), np.nan))
+    with pytest.raises(ValueError, match="one row per example"):
+        downstream.compressed_bits(np.zeros(5))

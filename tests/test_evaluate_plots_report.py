@@ -234,3 +234,15 @@ def test_glued_values_reads_what_glue_wrote(tmp_path):
     path = tmp_path / "page.ipynb"
     path.write_text(json.dumps(notebook))
     assert report.glued_values(path) == {"error": 8.7286}
+
+
+def test_roc_curves_draw_each_curve_and_reject_mismatched_arrays():
+    figure = plots.roc_curves(
+        {"a": {"fpr": np.array([0, 0.5, 1]), "tpr": np.array([0, 0.8, 1])}}, title="t"
+    )
+    assert isinstance(figure, Figure)
+    lines = figure.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["a", "chance"]
+    assert np.allclose(lines[0].get_ydata(), [0, 0.8, 1])
+    with pytest.raises(ValueError, match="equal length"):
+        plots.roc_curves({"b": {"fpr": np.zeros(3), "tpr": np.zeros(2)}})

@@ -272,3 +272,57 @@ def test_continuous_bernoulli_vae_uses_the_density_and_its_mean():
     )
     restored = VAE.from_config(vae.get_config())
     assert restored.likelihood == "continuous_bernoulli"
+
+
+def test_likelihood_regret_is_zero_without_steps_and_before_matches_the_bounds():
+    train.set_seed(0)
+    vae = VAE(latent_dim=2, encoder_units=(16,), seed=0)
+    x = images(5)
+    still = evaluate.likelihood_regret(vae, x, steps=3, learning_rate=0.0)
+    # Same noise before and after, and a posterior that did not move: exactly zero.
+    assert np.array_equal(still["regret"], np.zeros(5))
+    # The ELBO before fitting (analytic KL, sampled reconstruction) against the mean
+    # log-weight of vae_bounds_per_image (sampled KL too), each with many samples.
+    many = evaluate.likelihood_regret(vae, x, steps=1, learning_rate=0.0, num_samples=4000)
+    bounds = evaluate.vae_bounds_per_image(vae, x, num_samples=4000)
+    assert np.allclose(many["elbo_before"], -bounds["negative_elbo"], atol=0.5)
+
+
+def test_likelihood_regret_matches_a_keras_adam_loop():
+    train.set_seed(0)
+    vae = VAE(latent_dim=3, encoder_units=(16,), seed=0)
+    x = images(4, seed=1)
+    steps, lr, samples = 25, 0.05, 8
+    result = evaluate.likelihood_regret(vae, x, steps=steps, learning_rate=lr, num_samples=samples)
+    # The same per-image fit, written with Keras' own Adam and a variable.
+    noise = rng.normal((steps, 4, 3), rng.derive(0, 0, 0))
+    final = rng.normal((samples, 4, 3), rng.derive(0, 0, 1))
+
+    def elbo(tau, epsilon):
+        mean, log_var = tf.split(tau, 2, axis=-1)
+        z = mean + tf.exp(0.5 * log_var) * epsilon  # (s, 4, 3)
+        decoded = tf.reshape(vae.decode(tf.reshape(z, (-1, 3))), (len(epsilon), 4, 28, 28))
+        return tf.reduce_mean(vae.log_likelihood(x, decoded), 0) - losses.gaussian_kl(mean, log_var)
+
+    tau = tf.Variable(tf.concat(vae.encode(x), axis=-1))
+    before = elbo(tau, final).numpy()
+    adam = keras.optimizers.Adam(lr, epsilon=1e-7)
+    for step in range(steps):
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_sum(elbo(tau, noise[step][None]))
+        adam.apply_gradients([(tape.gradient(loss, tau), tau)])
+    after = elbo(tau, final).numpy()
+    assert np.allclose(result["elbo_before"], before, rtol=1e-5)
+    assert np.allclose(result["regret"], after - before, rtol=1e-3, atol=1e-2)
+    # Fitting each image's own posterior improves its ELBO.
+    assert np.all(result["regret"] > 0)
+
+
+def test_likelihood_regret_rejects_bad_arguments():
+    vae = VAE(latent_dim=2, encoder_units=(8,), seed=0)
+    with pytest.raises(ValueError, match="steps"):
+        evaluate.likelihood_regret(vae, images(2), steps=0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        evaluate.likelihood_regret(vae, images(2), learning_rate=-1.0)
+    with pytest.raises(ValueError):
+        evaluate.likelihood_regret(vae, images(2)[:, :27])

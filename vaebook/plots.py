@@ -27,6 +27,7 @@ __all__ = [
     "loss_curves",
     "reconstruction_grid",
     "reconstruction_progress",
+    "roc_curves",
 ]
 
 
@@ -252,6 +253,41 @@ def line_plot(
         axis.set_ylim(*ylim)
     axis.grid(alpha=0.3, which="both")
     axis.legend()
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def roc_curves(curves: Mapping[str, Mapping[str, np.ndarray]], title: str | None = None) -> Figure:
+    """Draws ROC curves (true positive rate against false positive rate), one per score.
+
+    Args:
+        curves: Score name to a curve from :func:`vaebook.downstream.roc_curve` (a
+            mapping with ``"fpr"`` and ``"tpr"``, of equal length, in ``[0, 1]``).
+        title: Optional title.
+
+    Returns:
+        The Figure, with the chance diagonal dashed.
+    """
+    figure, axis = plt.subplots(figsize=(4.6, 4.2))
+    for name, curve in curves.items():
+        fpr = np.asarray(curve["fpr"], dtype=np.float64)
+        tpr = np.asarray(curve["tpr"], dtype=np.float64)
+        if fpr.shape != tpr.shape or fpr.ndim != 1:
+            raise ValueError(
+                f"curve {name!r}: fpr and tpr must be 1-d and of equal length; got shapes "
+                f"{fpr.shape} and {tpr.shape}."
+            )
+        axis.plot(fpr, tpr, label=name)
+    axis.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=0.8, label="chance")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.set_aspect("equal")
+    axis.set_xlabel("familiar inputs flagged (false positive rate)")
+    axis.set_ylabel("unfamiliar inputs flagged (true positive rate)")
+    if title:
+        axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small", loc="lower right")
     figure.tight_layout()
     return _finish(figure)
 
