@@ -21,7 +21,9 @@ The presets and where they are used:
   :data:`FASHION_CONDITIONAL_VAE` -- chapter 6's convolutional models, and
   :data:`BETA_SWEEP_EPOCHS`, the length of its runs over the KL weight;
 * :data:`FASHION_CONV_VAE_CONTINUOUS` -- the convolutional VAE with a continuous
-  Bernoulli decoder: ``benchmarks/fashion_conv_continuous.py`` (Results page).
+  Bernoulli decoder: ``benchmarks/fashion_conv_continuous.py`` (Results page);
+* :data:`MNIST_M1_VAE` and :data:`MNIST_M1_AUTOENCODER` -- chapter 7's feature
+  extractors for learning from few labels and for near neighbours.
 
 Example:
     >>> model, history = fashion_autoencoder(20).fit(x_train)  # doctest: +SKIP
@@ -53,6 +55,8 @@ __all__ = [
     "FASHION_AUTOENCODER_LONG",
     "FASHION_CODE_SIZES",
     "FASHION_VAE",
+    "MNIST_M1_AUTOENCODER",
+    "MNIST_M1_VAE",
     "Experiment",
     "fashion_autoencoder",
     "pca_test_errors",
@@ -286,6 +290,43 @@ FASHION_CONDITIONAL_VAE = FASHION_CONV_VAE.variant(
         "FASHION_CONV_VAE with the one-hot label joining the encoder's features and the "
         f"decoder's input; trained with the labels (y_train), {FASHION_CONV_VAE.epochs} "
         "epochs, seed 0"
+    ),
+)
+
+#: Chapter 7's VAE for features from few labels: the "M1" model of Kingma et al. (2014),
+#: 784-600-600-50 with softplus units, on grey-level MNIST.
+MNIST_M1_VAE = Experiment(
+    name="mnist_m1_vae",
+    dataset="mnist",
+    model=VAE,
+    model_args={
+        "latent_dim": 50,
+        "encoder_units": (600, 600),
+        "activation": "softplus",
+        "seed": 0,
+    },
+    epochs=30,
+    batch_size=100,
+    quick_epochs=1,
+    description=(
+        "784-600-600-50 softplus Gaussian encoder, mirrored Bernoulli decoder on grey "
+        "levels (Kingma et al.'s M1), Adam(1e-3), batch 100, 30 epochs, seed 0"
+    ),
+)
+
+#: The autoencoder that chapter 7 compares with MNIST_M1_VAE: the same layers, code size,
+#: data, batches and epochs, without the noise and the KL term.
+MNIST_M1_AUTOENCODER = Experiment(
+    name="mnist_m1_autoencoder",
+    dataset="mnist",
+    model=Autoencoder,
+    model_args={"latent_dim": 50, "encoder_units": (600, 600), "activation": "softplus"},
+    epochs=MNIST_M1_VAE.epochs,
+    batch_size=MNIST_M1_VAE.batch_size,
+    quick_epochs=1,
+    description=(
+        "784-600-600-50 softplus and back, sigmoid cross-entropy on grey levels, "
+        f"Adam(1e-3), batch {MNIST_M1_VAE.batch_size}, {MNIST_M1_VAE.epochs} epochs, seed 0"
     ),
 )
 
