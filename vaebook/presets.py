@@ -293,8 +293,8 @@ FASHION_CONDITIONAL_VAE = FASHION_CONV_VAE.variant(
     ),
 )
 
-#: Chapter 7's VAE for features from few labels: the "M1" model of Kingma et al. (2014),
-#: 784-600-600-50 with softplus units, on grey-level MNIST.
+#: Chapter 7's VAE for features from few labels, the "M1" model of Kingma et al. (2014)
+#: (784-600-600-50 with softplus units), on grey-level MNIST.
 MNIST_M1_VAE = Experiment(
     name="mnist_m1_vae",
     dataset="mnist",
@@ -314,8 +314,8 @@ MNIST_M1_VAE = Experiment(
     ),
 )
 
-#: The autoencoder that chapter 7 compares with MNIST_M1_VAE: the same layers, code size,
-#: data, batches and epochs, without the noise and the KL term.
+#: The autoencoder that chapter 7 compares with MNIST_M1_VAE, with the same layers, code
+#: size, data, batches and epochs and without the noise and the KL term.
 MNIST_M1_AUTOENCODER = Experiment(
     name="mnist_m1_autoencoder",
     dataset="mnist",
