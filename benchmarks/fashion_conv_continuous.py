@@ -8,12 +8,14 @@ the same 50 epochs and batches) and measures its test negative ELBO and its nega
 log-likelihood with 1,000 importance samples per image, as chapter 5 does for the dense
 model. The Results page sets the two side by side.
 
-Training writes a checkpoint after every epoch
-(``benchmarks/weights/fashion_conv_continuous_checkpoint/``) and a rerun resumes from it.
+Most of the time is the evaluation: 1,000 decoder passes per test image through a
+convolutional decoder (39 of the 72 minutes measured). Training writes a checkpoint
+after every epoch (``benchmarks/weights/fashion_conv_vae_continuous_checkpoint/``) and a
+rerun resumes from it.
 
 Usage::
 
-    python benchmarks/fashion_conv_continuous.py               # about 35 min on 2 CPU cores
+    python benchmarks/fashion_conv_continuous.py   # 72 min on 2 CPU cores, shared with other jobs
     python benchmarks/fashion_conv_continuous.py --epochs 1 --eval-samples 10   # a trial
 
 Results go to ``benchmarks/results/fashion_conv_continuous.json`` (full runs only).
