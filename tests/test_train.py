@@ -170,6 +170,72 @@ def test_dynamic_binarisation_feeds_fresh_binary_batches():
     assert len(set(counts)) > 1, counts  # Fresh draws at every step.
 
 
+class SquareSum(keras.Model):
+    """Its 'loss' is each input's sum of squares, so the log shows E[x^2]."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = self.add_weight(shape=(), initializer="zeros")
+
+    def per_example_losses(self, x, training=False):
+        return {"loss": tf.reduce_sum(tf.square(x), axis=[1, 2]) + 0.0 * self.w}
+
+
+def test_input_sd_draws_fresh_gaussian_inputs_around_the_means():
+    x = np.full((64, 28, 28), 0.5, np.float32)
+    sd = np.full_like(x, 0.2)
+    sd[32:] = 0.0  # these examples are used as given
+
+    def mean_square(input_sd):
+        history = train.train(
+            SquareSum(),
+            x,
+            input_sd=input_sd,
+            epochs=2,
+            batch_size=64,
+            optimizer=keras.optimizers.SGD(0.0),
+            verbose=0,
+        )
+        return history.history["loss"]
+
+    # Without noise each image's sum of squares is 784 * 0.25 = 196 exactly.
+    assert mean_square(None) == [196.0, 196.0]
+    assert mean_square(np.zeros_like(x)) == [196.0, 196.0]
+    # With N(0.5, 0.2^2) draws for half the images, E[x^2] = 0.25 + 0.04: the mean is
+    # 196 + 392 * 0.04 = 211.68 (the sd of this mean over 64 images is about 0.6).
+    first, second = mean_square(sd)
+    assert abs(first - 211.68) < 3.0 and abs(second - 211.68) < 3.0, (first, second)
+    assert first != second  # fresh draws each epoch
+
+
+def test_input_sd_of_zero_gives_the_run_without_it():
+    x = np.random.default_rng(0).random((100, 28, 28), dtype=np.float32)
+
+    def run(input_sd):
+        keras.utils.set_random_seed(0)
+        model = VAE(latent_dim=3, encoder_units=(16,), seed=0)
+        train.train(model, x, epochs=2, batch_size=32, verbose=0, input_sd=input_sd)
+        return model.get_weights()
+
+    for plain, zero_sd in zip(run(None), run(np.zeros_like(x))):
+        np.testing.assert_array_equal(plain, zero_sd)
+
+
+def test_bad_input_sd_is_rejected():
+    model = Autoencoder(latent_dim=2, encoder_units=(8,))
+    x = np.zeros((8, 28, 28), np.float32)
+    with pytest.raises(ValueError, match="binarize and input_sd cannot be combined"):
+        train.train(model, x, input_sd=np.zeros_like(x), binarize=True, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"input_sd has shape \(8, 28, 27\)"):
+        train.train(model, x, input_sd=np.zeros((8, 28, 27), np.float32), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="one standard deviation >= 0 per value"):
+        train.train(model, x, input_sd=np.zeros((4, 28, 28), np.float32), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="minimum -1"):
+        train.train(model, x, input_sd=np.full_like(x, -1.0), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="input_sd contains NaN"):
+        train.train(model, x, input_sd=np.full_like(x, np.nan), epochs=1, verbose=0)
+
+
 def test_data_of_the_wrong_image_shape_is_rejected_before_tracing():
     model = Autoencoder(latent_dim=2, encoder_units=(8,))
     with pytest.raises(

@@ -47,6 +47,7 @@ from vaebook.checks import (
     model_inputs_in_unit_interval,
 )
 from vaebook.evaluate import evaluate_losses
+from vaebook.rng import normal as random_normal
 from vaebook.rng import uniform as random_uniform
 from vaebook.runtime import use_xla
 
@@ -143,13 +144,19 @@ def _step_function(
     apply_update = getattr(model, "apply_update", None)
 
     def one_step(
-        x_all: tf.Tensor, indices: tf.Tensor, y_all: tf.Tensor | None = None
+        x_all: tf.Tensor,
+        indices: tf.Tensor,
+        y_all: tf.Tensor | None = None,
+        sd_all: tf.Tensor | None = None,
     ) -> dict[str, tf.Tensor]:
         x = tf.gather(x_all, indices)  # (batch, *image_shape)
         # A conditional model also gets the batch's labels: (batch,).
         extra = {} if y_all is None else {"labels": tf.gather(y_all, indices)}
         if binarize:
             x = tf.cast(random_uniform(tf.shape(x), noise) < x, x.dtype)
+        if sd_all is not None:
+            # Inputs given as distributions: a fresh draw from N(x, sd^2) each step.
+            x = x + tf.gather(sd_all, indices) * random_normal(tf.shape(x), noise)
         if apply_update is not None:
             losses = apply_update(x, optimizer)
             return {name: tf.reduce_mean(value) for name, value in losses.items()}
@@ -185,7 +192,9 @@ def make_train_step(
     """Builds the compiled training step ``step(x_all, indices[, y_all]) -> batch means``.
 
     The step gathers the batch ``x_all[indices]`` on the device (and, for a
-    conditional model, its labels ``y_all[indices]``), computes the loss,
+    conditional model, its labels ``y_all[indices]``; with ``sd_all=`` it adds
+    Gaussian noise of those standard deviations, as :func:`train`'s ``input_sd``
+    does), computes the loss,
     differentiates it and applies one optimiser update. Chapter 2 checks it against
     the step written by hand; :func:`train` runs the same step in blocks
     (:func:`make_train_block`).
@@ -245,16 +254,19 @@ def make_train_block(
     one_step = _step_function(model, optimizer, binarize, noise)
 
     def block(
-        x_all: tf.Tensor, indices: tf.Tensor, y_all: tf.Tensor | None = None
+        x_all: tf.Tensor,
+        indices: tf.Tensor,
+        y_all: tf.Tensor | None = None,
+        sd_all: tf.Tensor | None = None,
     ) -> dict[str, tf.Tensor]:
         steps = tf.shape(indices)[0]
-        first = one_step(x_all, indices[0], y_all)  # Also fixes the loss names and dtypes.
+        first = one_step(x_all, indices[0], y_all, sd_all)  # Fixes loss names and dtypes.
         arrays = {
             name: tf.TensorArray(value.dtype, size=steps).write(0, value)
             for name, value in first.items()
         }
         for s in tf.range(1, steps):
-            means = one_step(x_all, indices[s], y_all)
+            means = one_step(x_all, indices[s], y_all, sd_all)
             arrays = {name: arrays[name].write(s, means[name]) for name in arrays}
         return {name: array.stack() for name, array in arrays.items()}  # each (steps,)
 
@@ -298,6 +310,7 @@ def train(
     log_every: int = 1,
     jit_compile: bool | None = None,
     binarize: bool = False,
+    input_sd: np.ndarray | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     steps_per_call: int | None = None,
 ) -> History:
@@ -326,6 +339,11 @@ def train(
         binarize: Whether to binarise every batch dynamically (fresh Bernoulli draws
             each time an image is seen); ``x_val`` is used as given, so pass a fixed
             binarisation of the held-out images (:func:`vaebook.data.binarize`).
+        input_sd: Standard deviations, one per value of ``x_train`` (same shape, >= 0):
+            each time an example is drawn, its input is a fresh sample of
+            ``N(x_train, input_sd**2)``, so ``x_train`` holds means. This trains on
+            another model's posterior samples, as Kingma et al.'s stacked M1+M2 does
+            (chapter 7, ``benchmarks/kingma2014.py``). ``x_val`` is used as given.
         checkpoint_dir: If given, a checkpoint is written there after every epoch, and
             if one is already there, training *resumes* from it (same weights,
             optimiser state, shuffling order and noise as an uninterrupted run), so
@@ -352,6 +370,18 @@ def train(
         unit_interval=model_inputs_in_unit_interval(model),
     )
     y_train = check_model_labels(model, y_train, len(x_train), "y_train")
+    if input_sd is not None:
+        if binarize:
+            raise ValueError("binarize and input_sd cannot be combined: choose one.")
+        input_sd = as_images(
+            input_sd, "input_sd", image_shape=x_train.shape[1:], unit_interval=False
+        )
+        if len(input_sd) != len(x_train) or np.any(input_sd < 0):
+            raise ValueError(
+                f"input_sd must hold one standard deviation >= 0 per value of x_train "
+                f"(shape {x_train.shape}); got shape {input_sd.shape}, minimum "
+                f"{float(input_sd.min()):g}."
+            )
     if x_val is not None:
         x_val = as_images(
             x_val,
@@ -374,6 +404,7 @@ def train(
     step = make_train_block(model, optimizer, jit_compile=jit_compile, binarize=binarize, seed=seed)
     x_all = tf.convert_to_tensor(x_train, dtype=tf.float32)  # (n, *image_shape), once.
     y_all = None if y_train is None else tf.constant(np.asarray(y_train, np.int32))  # (n,)
+    sd_all = None if input_sd is None else tf.constant(input_sd)  # (n, *image_shape)
     num_examples = x_train.shape[0]
     num_steps = math.ceil(num_examples / batch_size)
     full_steps = num_examples // batch_size  # steps with a full batch
@@ -389,6 +420,8 @@ def train(
         "binarize": bool(binarize),
         "num_examples": int(num_examples),
     }
+    if input_sd is not None:
+        settings["input_sd"] = True
     if y_train is not None:
         settings["labels"] = True
     if checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT_FILE).is_file():
@@ -425,7 +458,8 @@ def train(
         block_means: list[dict[str, tf.Tensor]] = []
         done = 0
         for block in blocks:
-            block_means.append(step(x_all, tf.constant(block), y_all))
+            inputs = (x_all, tf.constant(block), y_all) + (() if sd_all is None else (sd_all,))
+            block_means.append(step(*inputs))
             done += len(block)
             if bar is not None:
                 bar.update(done)
