@@ -28,11 +28,12 @@ Logistic PCA (8.01) is quoted, not rerun. The final run is checkpointed after ev
 epoch (``benchmarks/weights/hinton2006_checkpoint/``), and the pilots' validation errors
 are kept there too: running the command again resumes. Without that folder, the pilot
 scores saved in ``benchmarks/results/hinton2006.json`` are reused (same protocol, same
-seeds), and only candidates added since are run.
+seeds), and only candidates added since are run; the measured 53 min reused five of the
+eight pilots and shared the cores with another benchmark for its first half.
 
 Usage::
 
-    python benchmarks/hinton2006.py                 # about 50 min on 2 CPU cores
+    python benchmarks/hinton2006.py                 # 53 min on 2 CPU cores (measured)
     python benchmarks/hinton2006.py --epochs 2 --pilot-epochs 1   # smoke; not saved
 
 [1] G. E. Hinton and R. R. Salakhutdinov. Reducing the dimensionality of data with
