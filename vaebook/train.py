@@ -341,7 +341,8 @@ def train(
             binarisation of the held-out images (:func:`vaebook.data.binarize`).
         input_sd: Standard deviations, one per value of ``x_train`` (same shape, >= 0):
             each time an example is drawn, its input is a fresh sample of
-            ``N(x_train, input_sd**2)``, so ``x_train`` holds means. This trains on
+            ``N(x_train, input_sd**2)``, so ``x_train`` holds means; only for a model
+            of real-valued features (not pixels in ``[0, 1]``). This trains on
             another model's posterior samples, as Kingma et al.'s stacked M1+M2 does
             (chapter 7, ``benchmarks/kingma2014.py``). ``x_val`` is used as given.
         checkpoint_dir: If given, a checkpoint is written there after every epoch, and
@@ -373,6 +374,12 @@ def train(
     if input_sd is not None:
         if binarize:
             raise ValueError("binarize and input_sd cannot be combined: choose one.")
+        if model_inputs_in_unit_interval(model):
+            raise ValueError(
+                f"input_sd adds Gaussian noise, which leaves [0, 1], but "
+                f"{type(model).__name__} takes pixels in [0, 1]; input_sd is for models "
+                "of real-valued features (e.g. SemiSupervisedVAE(likelihood='gaussian'))."
+            )
         input_sd = as_images(
             input_sd, "input_sd", image_shape=x_train.shape[1:], unit_interval=False
         )
