@@ -301,3 +301,68 @@ def test_compressed_bits_rejects_bad_images():
         downstream.compressed_bits(np.full((2, 4, 4), np.nan))
     with pytest.raises(ValueError, match="one row per example"):
         downstream.compressed_bits(np.zeros(5))
+
+
+def dense_label_spreading(x, labels, k, alpha, classes):
+    """Zhou et al.'s closed form with a dense graph built by brute force."""
+    n = len(x)
+    near = brute_force_neighbours(x, x, k, exclude_self=True)
+    graph = np.zeros((n, n))
+    for i in range(n):
+        graph[i, near[i]] = 1.0
+    graph = np.maximum(graph, graph.T)
+    inverse_root = 1.0 / np.sqrt(graph.sum(axis=1))
+    spread = inverse_root[:, None] * graph * inverse_root[None, :]
+    targets = np.zeros((n, classes))
+    for i, label in enumerate(labels):
+        if label >= 0:
+            targets[i, label] = 1.0
+    return (1 - alpha) * np.linalg.solve(np.eye(n) - alpha * spread, targets)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.99])
+def test_label_spreading_matches_the_closed_form(alpha):
+    generator = np.random.default_rng(3)
+    x = generator.normal(size=(60, 4))
+    labels = np.full(60, -1)
+    labels[[0, 5, 9, 20]] = [0, 1, 2, 1]
+    spreading = downstream.LabelSpreading(x, k=4, alpha=alpha, tolerance=1e-12)
+    spreading.fit(labels, num_classes=3)
+    expected = dense_label_spreading(x, labels, 4, alpha, 3)
+    np.testing.assert_allclose(spreading.scores, expected, rtol=1e-9, atol=1e-12)
+    assert np.array_equal(spreading.predict(), expected.argmax(axis=1))
+
+
+def test_label_spreading_labels_two_clusters_from_one_label_each():
+    generator = np.random.default_rng(4)
+    # Two well separated blobs; one labelled point in each.
+    x = np.concatenate([generator.normal(0, 1, (50, 2)), generator.normal(20, 1, (50, 2))])
+    truth = np.repeat([0, 1], 50)
+    labels = np.full(100, -1)
+    labels[[7, 77]] = [0, 1]
+    spreading = downstream.LabelSpreading(x, k=5).fit(labels)
+    assert np.array_equal(spreading.predict(), truth)
+    # New points take the class of their neighbours in the graph.
+    new = np.array([[0.5, -0.5], [19.0, 21.0]])
+    assert list(spreading.predict(new)) == [0, 1]
+    assert spreading.error_rate(new, [0, 0]) == 0.5
+
+
+def test_label_spreading_checks_its_input():
+    x = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(ValueError, match="alpha must lie strictly between 0 and 1"):
+        downstream.LabelSpreading(x, alpha=1.0)
+    with pytest.raises(ValueError, match="only 9 candidates"):
+        downstream.LabelSpreading(x, k=10)
+    spreading = downstream.LabelSpreading(x, k=3)
+    with pytest.raises(RuntimeError, match="Call fit"):
+        spreading.predict()
+    with pytest.raises(ValueError, match="10 integers"):
+        spreading.fit(np.zeros(9, int))
+    with pytest.raises(ValueError, match="no labelled row"):
+        spreading.fit(np.full(10, -1))
+    with pytest.raises(ValueError, match="classes or -1"):
+        spreading.fit(np.full(10, -2))
+    spreading.fit(np.r_[0, 1, np.full(8, -1)])
+    with pytest.raises(ValueError, match="graph was built on 2"):
+        spreading.predict(np.zeros((3, 5)))
