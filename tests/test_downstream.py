@@ -129,6 +129,48 @@ def test_nearest_neighbours_rank_near_duplicates_exactly():
         assert list(found[i]) == [i, i + 100, i + 50]
 
 
+def sorted_neighbours(queries, database, k, exclude_self=False):
+    """The brute-force reference, vectorised for larger databases (exact float64)."""
+    queries = queries.reshape(len(queries), -1)
+    database = database.reshape(len(database), -1)
+    distances = np.square(queries[:, None, :] - database[None, :, :]).sum(axis=2)
+    if exclude_self:
+        np.fill_diagonal(distances, np.inf)
+    index = np.broadcast_to(np.arange(len(database)), distances.shape)
+    return np.lexsort((index, distances), axis=1)[:, :k]
+
+
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_nearest_neighbours_search_a_subset_of_a_large_database(exclude_self):
+    # 4,100 rows: the search bounds each row's k-th distance from every second column.
+    # Small integer coordinates give many exact ties.
+    database = np.random.default_rng(6).integers(0, 4, size=(4100, 3)).astype(float)
+    queries = database[:300] if not exclude_self else database
+    found = downstream.nearest_neighbours(queries, database, 7, exclude_self=exclude_self)
+    expected = sorted_neighbours(queries[:300], database, 7, exclude_self)
+    assert np.array_equal(found[:300], expected)
+
+
+def test_nearest_neighbours_with_k_beyond_the_subset():
+    # Even columns near the queries, odd ones far: a subset of the even columns alone
+    # would not hold k = 2,500 neighbours.
+    database = np.where(np.arange(4000) % 2 == 0, 0.0, 100.0)[:, None]
+    database = database + np.arange(4000)[:, None] * 1e-3
+    queries = np.array([[0.0], [10.5], [150.0]])
+    found = downstream.nearest_neighbours(queries, database, 2500)
+    assert np.array_equal(found, sorted_neighbours(queries, database, 2500))
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3, 1e19])
+def test_nearest_neighbours_survive_offsets_outliers_and_large_coordinates(offset):
+    generator = np.random.default_rng(8)
+    database = generator.normal(size=(3000, 5)) + offset
+    database[17] = offset + 300.0  # one outlier row
+    queries = database[:50] + generator.normal(scale=0.01, size=(50, 5))
+    found = downstream.nearest_neighbours(queries, database, 4)
+    assert np.array_equal(found, sorted_neighbours(queries, database, 4))
+
+
 def test_precision_at_k_counts_matching_labels():
     neighbours = np.array([[0, 1], [2, 3]])
     assert downstream.precision_at_k(neighbours, [0, 1], [0, 1, 1, 1]) == 0.75
@@ -348,12 +390,62 @@ def test_label_spreading_labels_two_clusters_from_one_label_each():
     assert spreading.error_rate(new, [0, 0]) == 0.5
 
 
+def test_label_spreading_marks_rows_no_label_reaches():
+    # A chain of 200 points labelled at both ends, with alpha = 0.5: a label's score
+    # falls by about half per step, so the middle stays below the solver's precision.
+    chain = np.arange(200.0)[:, None]
+    labels = np.full(200, -1)
+    labels[[0, 199]] = [0, 1]
+    with pytest.warns(RuntimeWarning, match="rows are reached by no label"):
+        spreading = downstream.LabelSpreading(chain, k=2, alpha=0.5).fit(labels)
+    expected = dense_label_spreading(chain, labels, 2, 0.5, 2)
+    np.testing.assert_allclose(spreading.scores, expected, atol=1e-8)  # the tolerance
+    predicted = spreading.predict()
+    assert predicted[0] == 0 and predicted[199] == 1
+    assert np.any(predicted == -1)
+    reached = predicted >= 0
+    assert np.array_equal(predicted[reached], expected.argmax(axis=1)[reached])
+    # A new point among unreached rows has no class either, and counts as an error.
+    assert spreading.predict(np.array([[100.0]]))[0] == -1
+    assert spreading.error_rate(np.array([[100.0]]), [0]) == 1.0
+
+
+def test_label_spreading_leaves_an_unlabelled_cluster_unclassified():
+    generator = np.random.default_rng(2)
+    x = np.concatenate([generator.normal(0, 1, (30, 2)), generator.normal(50, 1, (30, 2))])
+    labels = np.full(60, -1)
+    labels[3] = 0  # the second cluster has no label
+    with pytest.warns(RuntimeWarning, match="30 of 60 rows"):
+        spreading = downstream.LabelSpreading(x, k=5).fit(labels, num_classes=2)
+    assert np.array_equal(spreading.predict(), np.repeat([0, -1], 30))
+
+
+def test_label_spreading_classifies_new_rows_by_their_neighbours_shares():
+    generator = np.random.default_rng(7)
+    x = generator.normal(size=(80, 3))
+    labels = np.full(80, -1)
+    labels[:9] = np.arange(9) % 3
+    spreading = downstream.LabelSpreading(x, k=6).fit(labels)
+    new = generator.normal(size=(25, 3))
+    near = sorted_neighbours(new, x, 6)
+    shares = spreading.scores / spreading.scores.sum(axis=1, keepdims=True)
+    expected = shares[near].mean(axis=1).argmax(axis=1)
+    assert np.array_equal(spreading.predict(new), expected)
+
+
 def test_label_spreading_checks_its_input():
     x = np.random.default_rng(0).normal(size=(10, 2))
     with pytest.raises(ValueError, match="alpha must lie strictly between 0 and 1"):
-        downstream.LabelSpreading(x, alpha=1.0)
-    with pytest.raises(ValueError, match="only 9 candidates"):
+        downstream.LabelSpreading(x, k=3, alpha=1.0)
+    with pytest.raises(ValueError, match="alpha must be a number"):
+        downstream.LabelSpreading(x, k=3, alpha="0.5")
+    with pytest.raises(ValueError, match="tolerance must be a finite number > 0"):
+        downstream.LabelSpreading(x, k=3, tolerance=0.0)
+    with pytest.raises(ValueError, match="need more than 10 training rows"):
         downstream.LabelSpreading(x, k=10)
+    with pytest.warns(RuntimeWarning) as caught:  # also: rows no label reached yet
+        downstream.LabelSpreading(x, k=3, max_steps=1).fit(np.r_[0, 1, np.full(8, -1)])
+    assert any("max_steps=1" in str(warning.message) for warning in caught)
     spreading = downstream.LabelSpreading(x, k=3)
     with pytest.raises(RuntimeError, match="Call fit"):
         spreading.predict()
@@ -363,6 +455,10 @@ def test_label_spreading_checks_its_input():
         spreading.fit(np.full(10, -1))
     with pytest.raises(ValueError, match="classes or -1"):
         spreading.fit(np.full(10, -2))
+    with pytest.raises(ValueError, match="10 integers"):
+        spreading.fit(np.zeros(10))  # floats
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):
+        spreading.fit(np.r_[0, 2, np.full(8, -1)], num_classes=2)
     spreading.fit(np.r_[0, 1, np.full(8, -1)])
     with pytest.raises(ValueError, match="graph was built on 2"):
         spreading.predict(np.zeros((3, 5)))

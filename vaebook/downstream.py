@@ -38,7 +38,13 @@ import zlib
 
 import numpy as np
 
-from vaebook.checks import check_labels, check_non_negative, check_positive_int
+from vaebook.checks import (
+    check_fraction,
+    check_labels,
+    check_non_negative,
+    check_positive,
+    check_positive_int,
+)
 
 __all__ = [
     "LabelSpreading",
@@ -206,12 +212,12 @@ def nearest_neighbours(
 ) -> np.ndarray:
     """The ``k`` database rows closest to each query, by Euclidean distance.
 
-    Distances are first computed in float32, a batch of queries at a time, from
-    ``|q|^2 - 2 q.d + |d|^2``; that form loses precision to rounding and cancellation,
-    so every candidate within a worst-case rounding margin of the ``k``-th distance is
-    measured again directly, in float64, as ``|q - d|^2``, and ranked by that. Equal
-    distances are ordered by database index, so the result does not depend on
-    ``batch_size``.
+    Candidates are first found with distances computed in float32, a batch of queries
+    at a time, from ``|q|^2 - 2 q.d + |d|^2`` (on data centred and scaled to about 1);
+    that form loses precision to rounding and cancellation, so every candidate within a
+    worst-case rounding margin of the ``k``-th distance is measured again directly, in
+    float64, as ``|q - d|^2``, and ranked by that. The result is the exact ``k``
+    nearest, equal distances ordered by database index, whatever ``batch_size``.
 
     Args:
         queries: Shape ``(n, ...)``; each row is flattened (images work as they are).
@@ -244,45 +250,71 @@ def nearest_neighbours(
     if k > available:
         raise ValueError(f"k = {k} but the database has only {available} candidates.")
     # Candidates are found with distances computed in float32 (half the memory
-    # traffic and twice the speed of float64) from |q|^2 - 2 q.d + |d|^2, which loses
-    # precision to rounding and cancellation: each is off by at most `margins`, a
-    # worst-case bound for float32 dot products of this length. Every row within
-    # twice that of the k-th candidate is then measured again directly, in float64,
-    # as |q - d|^2, and ranked by that; equal distances go by database index.
-    database32 = database.astype(np.float32)
-    norms32 = np.einsum("ij,ij->i", database32, database32)  # (N,)
+    # traffic and twice the speed of float64), after centring the data on the
+    # database's mean and scaling by a power of two so that its largest entry is about
+    # 1: that changes every squared distance by the same factor, and keeps float32 far
+    # from overflow. |q|^2 - 2 q.d + |d|^2 then loses precision to rounding and
+    # cancellation, by at most `rounding * (|q|^2 + |d|^2)`, a worst-case bound for
+    # float32 sums of this length. Every row that could be within the k-th distance
+    # after allowing for that is measured again directly, in float64, as |q - d|^2,
+    # and ranked by that; equal distances go by database index.
+    centre = database.mean(axis=0)
+    largest = float(np.abs(database - centre).max())
+    scale = 2.0 ** np.ceil(np.log2(largest)) if largest > 0 else 1.0
+    database32 = ((database - centre) / scale).astype(np.float32)
+    norms32 = np.einsum("ij,ij->i", database32, database32).astype(np.float64)  # (N,)
     rounding = 2.5 * (database.shape[1] + 2) * float(np.finfo(np.float32).eps)
+    column_margins = rounding * norms32  # (N,): the database's part of each bound
+    # The k-th smallest distance over an evenly spaced subset of at least k + 1
+    # columns bounds each row's k-th smallest distance from above.
+    stride = max(1, min(len(database) // 2000, len(database) // (k + 1)))
+    place = min(k, len(database[::stride]) - 1)  # one more than k - 1, for a self entry
     found = np.empty((len(queries), k), dtype=np.int64)
     for start in range(0, len(queries), batch_size):
         batch = queries[start : start + batch_size]  # (b, features), float64
-        batch32 = batch.astype(np.float32)
-        batch_norms = np.einsum("ij,ij->i", batch32, batch32)  # (b,)
+        batch32 = ((batch - centre) / scale).astype(np.float32)
+        batch_norms = np.einsum("ij,ij->i", batch32, batch32).astype(np.float64)  # (b,)
+        if not np.all(np.isfinite(batch_norms)):
+            raise ValueError(
+                "queries lie too far from the database (beyond float32's range after "
+                "scaling to the database); rescale both."
+            )
         distances = batch32 @ database32.T  # (b, N); in place from here, to save memory
         distances *= -2.0
-        distances += batch_norms[:, None]
-        distances += norms32[None, :]
-        margins = 2.0 * rounding * (batch_norms + norms32.max()) + 1e-30  # (b,)
+        distances += batch_norms.astype(np.float32)[:, None]
+        distances += norms32.astype(np.float32)[None, :]
+        row_margins = rounding * batch_norms + 1e-30  # (b,): the query's part
         if exclude_self:
             rows = np.arange(len(batch))
             distances[rows, start + rows] = np.inf
-        # An upper bound on each row's k-th smallest distance: the k-th smallest over
-        # an evenly spaced subset of the columns (one more, for a self entry). Only
-        # entries below it can be among the k nearest, about k * N / 2,000 per row.
-        stride = max(1, len(database) // 2000)
-        subset = distances[:, ::stride]
-        place = min(k + 1, subset.shape[1]) - 1
-        bound = np.partition(subset, place, axis=1)[:, place] + margins  # (b,)
-        rows, columns = np.nonzero(distances <= bound[:, None])  # row-major order
-        approximate = distances[rows, columns]
-        # Each row's candidates by approximate distance; the k-th sets the cutoff.
-        order = np.lexsort((columns, approximate, rows))
-        rows, columns, approximate = rows[order], columns[order], approximate[order]
-        starts = np.searchsorted(rows, np.arange(len(batch)))  # (b,)
-        cutoffs = approximate[starts + k - 1] + margins  # (b,)
-        keep = approximate <= cutoffs[rows]
+        # Upper ends of each entry's interval, on the subset: their k-th smallest is
+        # an upper bound on the row's true k-th smallest distance.
+        upper = distances[:, ::stride] + column_margins[::stride] + row_margins[:, None]
+        bound = np.partition(upper, place, axis=1)[:, place]  # (b,)
+        # An entry can be among the k nearest only if its interval's lower end is
+        # below that bound.
+        lower_limit = (bound + row_margins)[:, None] + column_margins[None, :]
+        rows, columns = np.nonzero(distances <= lower_limit)  # row-major order
+        # Narrow the candidates the same way with the k-th smallest upper end among
+        # them (rows always keep at least k: the k nearest are never dropped).
+        upper = distances[rows, columns] + column_margins[columns] + row_margins[rows]
+        order = np.lexsort((upper, rows))
+        rows, columns, upper = rows[order], columns[order], upper[order]
+        counts = np.bincount(rows, minlength=len(batch))
+        if counts.min() < k:  # cannot happen: every row has k entries below its bound
+            raise AssertionError("nearest_neighbours lost candidates; please report.")
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])  # (b,)
+        cutoffs = upper[starts + k - 1]  # (b,)
+        lower = upper - 2 * (column_margins[columns] + row_margins[rows])
+        keep = lower <= cutoffs[rows]
         rows, columns = rows[keep], columns[keep]
-        # Rank the survivors by their distance measured directly, then by index.
-        exact = np.square(database[columns] - batch[rows]).sum(axis=1)
+        # Rank the survivors by their distance measured directly, in chunks of about
+        # a million numbers, then by index.
+        exact = np.empty(len(rows))
+        chunk = max(1, 1_000_000 // database.shape[1])
+        for first in range(0, len(rows), chunk):
+            part = slice(first, first + chunk)
+            exact[part] = np.square(database[columns[part]] - batch[rows[part]]).sum(axis=1)
         order = np.lexsort((columns, exact, rows))
         rows, columns = rows[order], columns[order]
         starts = np.searchsorted(rows, np.arange(len(batch)))
@@ -494,14 +526,21 @@ class LabelSpreading:
 
     where ``alpha`` in (0, 1) trades the given labels against agreement with the
     neighbours. ``I - alpha S`` is symmetric positive definite, so :meth:`fit` solves
-    for ``F`` by conjugate gradients, one class at a time, until every residual is below
-    ``tolerance`` times its right-hand side. A row is given the class with the largest
-    score; a new row (:meth:`predict` with features) the class with the largest mean of
-    its ``k`` nearest training rows' normalised scores.
+    for ``F`` by conjugate gradients, all classes together, until every residual is
+    below ``tolerance`` times its right-hand side. A row is given the class with the
+    largest score; a new row (:meth:`predict` with features) the class with the largest
+    mean of its ``k`` nearest training rows' scores, each row's scores normalised to
+    sum to 1. A row that no label reaches (a part of the graph without a labelled row)
+    (or that lies so far from every label, with a small ``alpha``, that its score stays
+    below the solver's precision) has no class: :meth:`fit` warns with their number and
+    :meth:`predict` gives them
+    -1, which :meth:`error_rate` counts as an error; so does a new row whose
+    neighbours are all such rows.
 
-    Building the graph costs one :func:`nearest_neighbours` pass over the training rows
-    (about two minutes for 60,000 rows on two CPU cores), once; :meth:`fit` can then be
-    called for any number of draws of the labelled rows.
+    Building the graph costs one :func:`nearest_neighbours` pass over the training rows,
+    once (on two CPU cores, about a minute for 60,000 rows of 50 features and four for
+    MNIST's pixels); :meth:`fit` can then be called for any number of draws of the
+    labelled rows.
 
     Args:
         features: Features of every training row, shape ``(n, ...)``.
@@ -527,13 +566,15 @@ class LabelSpreading:
     ) -> None:
         self.features = _as_features(features, "features")
         self.k = check_positive_int(k, "k")
-        alpha = float(alpha)
+        n = len(self.features)
+        if self.k >= n:
+            raise ValueError(f"k = {self.k} neighbours need more than {n} training rows.")
+        alpha = check_fraction(alpha, "alpha")
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha must lie strictly between 0 and 1; got {alpha}.")
         self.alpha = alpha
-        self.tolerance = check_non_negative(tolerance, "tolerance")
+        self.tolerance = check_positive(tolerance, "tolerance")
         self.max_steps = check_positive_int(max_steps, "max_steps")
-        n = len(self.features)
         near = nearest_neighbours(self.features, self.features, self.k, exclude_self=True)
         rows = np.repeat(np.arange(n), self.k)
         # Each edge once in each direction: codes i * n + j, duplicates removed.
@@ -542,6 +583,7 @@ class LabelSpreading:
         degrees = np.bincount(self.edges[0], minlength=n).astype(np.float64)  # (n,)
         self.edge_weights = 1.0 / np.sqrt(degrees[self.edges[0]] * degrees[self.edges[1]])
         self.scores: np.ndarray | None = None  # (n, classes), F
+        self.reached: np.ndarray | None = None  # (n,), whether any label reached a row
         self.steps = 0
 
     def _spread_once(self, values: np.ndarray) -> np.ndarray:
@@ -611,6 +653,16 @@ class LabelSpreading:
                 stacklevel=2,
             )
         self.scores = scores
+        self.reached = scores.max(axis=1) > 0
+        if not self.reached.all():
+            warnings.warn(
+                f"{np.sum(~self.reached)} of {len(labels)} rows are reached by no label: "
+                "their part of the graph has no labelled row, or they lie so many steps "
+                "from every label that the solver stopped first (lower tolerance or "
+                "raise alpha); predict gives them -1.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return self
 
     def predict(self, features: object | None = None) -> np.ndarray:
@@ -623,7 +675,7 @@ class LabelSpreading:
         if self.scores is None:
             raise RuntimeError("Call fit before predicting.")
         if features is None:
-            return np.argmax(self.scores, axis=1)
+            return np.where(self.reached, np.argmax(self.scores, axis=1), -1)
         x = _as_features(features, "features")
         if x.shape[1] != self.features.shape[1]:
             raise ValueError(
@@ -631,10 +683,10 @@ class LabelSpreading:
                 f"{self.features.shape[1]}."
             )
         totals = self.scores.sum(axis=1, keepdims=True)
-        # A row that no label reaches (a part of the graph without labels) is uniform.
-        shares = np.where(totals > 0, self.scores / np.where(totals > 0, totals, 1.0), 1.0)
+        shares = self.scores / np.where(self.reached[:, None], totals, 1.0)  # rows sum to 1
         near = nearest_neighbours(x, self.features, self.k)  # (m, k)
-        return np.argmax(shares[near].mean(axis=1), axis=1)
+        votes = shares[near].mean(axis=1)  # (m, classes)
+        return np.where(self.reached[near].any(axis=1), np.argmax(votes, axis=1), -1)
 
     def error_rate(self, features: object, labels: object) -> float:
         """The fraction of new rows whose predicted class is not their label."""
