@@ -4,7 +4,8 @@ The paper's Table 1 reports test error rates on MNIST with 100 labelled training
 images (10 per class) and the rest of the 60,000 unlabelled: M1 + TSVM 11.82 %, M2
 11.97 % and the stacked M1+M2 3.33 % [1]. M2 treats the label as a latent variable
 that is observed for the labelled images; M1+M2 trains M2 on the codes of a VAE (M1)
-instead of on pixels. Chapter 7 measures M1 with a logistic-regression classifier; this
+instead of on pixels. Chapter 7 measures M1, with a logistic regression and with label
+spreading (a transductive classifier, like the paper's support vector machine); this
 script trains the package's :class:`vaebook.models.SemiSupervisedVAE` as
 
 * ``--model m2``: on the pixels (Bernoulli decoder on grey levels);
@@ -205,16 +206,17 @@ def main() -> None:
             "m1": presets.MNIST_M1_VAE.description if args.model == "m1m2" else None,
             "m1_active_units": shape[0] if args.model == "m1m2" else None,
             "training": (
-                f"SemiSupervisedVAE 500-unit softplus networks, 50-number code, "
-                f"{likelihood} decoder"
+                "SemiSupervisedVAE with one hidden layer of 500 softplus units in each "
+                f"network and a 50-number code; a {likelihood} decoder of "
                 + (
-                    f" on fresh samples of M1's posterior ({shape[0]} active units)"
+                    f"M1's {shape[0]} active units, with a fresh sample of M1's "
+                    "posterior each time an image is seen"
                     if args.model == "m1m2"
-                    else ""
+                    else "the pixels' grey levels"
                 )
-                + f"; each labelled image seen once per epoch with classification "
-                f"weight {weight:g}; Adam({LEARNING_RATE:g}), batch {BATCH}, "
-                f"{epochs} epochs, seed 0; the last epoch is reported"
+                + "; each labelled image seen once per epoch, its classification loss "
+                f"weighted {weight:g}; Adam({LEARNING_RATE:g}), batches of {BATCH}, "
+                f"{epochs} epochs, seed 0; the error after the last epoch is reported"
             ),
             "training_seconds": round(sum(history.epoch_seconds), 1),
             "test_error_by_epoch": curve,
