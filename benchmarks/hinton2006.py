@@ -34,7 +34,7 @@ eight pilots and shared the cores with another benchmark for its first half.
 
 Usage::
 
-    python benchmarks/hinton2006.py                 # 53 min on 2 CPU cores (measured)
+    python benchmarks/hinton2006.py                 # 53 min measured (see above)
     python benchmarks/hinton2006.py --epochs 2 --pilot-epochs 1   # smoke; not saved
 
 [1] G. E. Hinton and R. R. Salakhutdinov. Reducing the dimensionality of data with

@@ -38,8 +38,8 @@ retrained from its seed in minutes).
 
 Usage::
 
-    python benchmarks/kingma2014.py --model m1m2          # the long run; resumes
-    python benchmarks/kingma2014.py --model m2
+    python benchmarks/kingma2014.py --model m1m2          # 78 min (measured); resumes
+    python benchmarks/kingma2014.py --model m2            # the long run (hours); resumes
     python benchmarks/kingma2014.py --model m1m2 --epochs 1 --m1-epochs 1   # smoke; not saved
 
 Results go to ``benchmarks/results/kingma2014_<model>.json`` (full runs only).
