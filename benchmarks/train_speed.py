@@ -322,6 +322,12 @@ def rate_of(rows: dict, name: str) -> float | None:
     return rows.get(name, {}).get("images_per_second")
 
 
+def speed_ratio(rows: dict, faster: str, slower: str) -> float | None:
+    """``faster``'s images per second over ``slower``'s; None if either did not run."""
+    top, bottom = rate_of(rows, faster), rate_of(rows, slower)
+    return top / bottom if top and bottom else None
+
+
 def main() -> None:
     """Runs every workload and prints images per second, fractions and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -453,15 +459,13 @@ def main() -> None:
         }
     burda = workloads[title]
     ratios["Burda VAE, batch 100"] = {
-        "vaebook / one step per call": rate_of(burda, vaebook_name) / rate_of(burda, one_step),
-        "vaebook / one step per call, without binarisation": rate_of(
-            burda, NO_BINARISATION.format(vaebook_name)
-        )
-        / rate_of(burda, NO_BINARISATION.format(one_step)),
-        "vaebook without binarisation / vaebook": rate_of(
-            burda, NO_BINARISATION.format(vaebook_name)
-        )
-        / rate_of(burda, vaebook_name),
+        "vaebook / one step per call": speed_ratio(burda, vaebook_name, one_step),
+        "vaebook / one step per call, without binarisation": speed_ratio(
+            burda, NO_BINARISATION.format(vaebook_name), NO_BINARISATION.format(one_step)
+        ),
+        "vaebook without binarisation / vaebook": speed_ratio(
+            burda, NO_BINARISATION.format(vaebook_name), vaebook_name
+        ),
     }
     verdicts = {
         "vaebook / PyTorch eager": [
