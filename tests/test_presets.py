@@ -33,3 +33,13 @@ def test_continuous_conv_vae_changes_only_the_likelihood():
 def test_fit_refuses_to_change_fixed_settings():
     with pytest.raises(ValueError, match="fixed by the preset"):
         presets.MNIST_M1_VAE.fit(None, batch_size=10)
+
+
+def test_kingma_m1_is_chapter_7s_m1_binarised_and_trained_longer():
+    base, kingma = presets.MNIST_M1_VAE, presets.KINGMA_M1_VAE
+    assert kingma.binarize and not base.binarize
+    assert kingma.epochs > base.epochs
+    assert dict(kingma.model_args) == dict(base.model_args)
+    for field in ("batch_size", "learning_rate", "seed", "model", "dataset"):
+        assert getattr(kingma, field) == getattr(base, field), field
+    assert f"{kingma.epochs} epochs" in kingma.description
