@@ -23,7 +23,7 @@ The presets and where they are used:
 * :data:`FASHION_CONV_VAE_CONTINUOUS` -- the convolutional VAE with a continuous
   Bernoulli decoder: ``benchmarks/fashion_conv_continuous.py`` (Results page);
 * :data:`MNIST_M1_VAE` and :data:`MNIST_M1_AUTOENCODER` -- chapter 7's feature
-  extractors for learning from few labels and for near neighbours.
+  extractors for learning from few labels and for near neighbours;
 * :data:`KINGMA_M1_VAE` -- the M1 under M1+M2 on the Results page.
 
 Example:
@@ -317,16 +317,16 @@ MNIST_M1_VAE = Experiment(
 )
 
 #: M1 for M1+M2 (``benchmarks/kingma2014.py``, the Results page): MNIST_M1_VAE's
-#: network trained as Kingma et al.'s code trains its M1, on images binarised afresh in
-#: every batch, and for longer.
+#: network on images binarised afresh in every batch, as Kingma et al.'s code trains its
+#: M1, and for longer (their M1 differs in other ways; the script's docstring says how).
 KINGMA_M1_VAE = MNIST_M1_VAE.variant(
     "kingma_m1_vae",
     binarize=True,
     epochs=100,
     description=(
         "784-600-600-50 softplus Gaussian encoder, mirrored Bernoulli decoder, on MNIST "
-        "binarised afresh in every batch (as in Kingma et al.'s code), Adam(1e-3), batch "
-        "100, 100 epochs, seed 0"
+        "binarised afresh in every batch (as in Kingma et al.'s code), Adam(1e-3), "
+        f"batch {MNIST_M1_VAE.batch_size}, 100 epochs, seed 0"
     ),
 )
 
