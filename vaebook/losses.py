@@ -1,9 +1,11 @@
-r"""Reconstruction losses and the metrics the book reports.
+r"""Reconstruction losses, the ELBO's KL terms and the metrics the book reports.
 
 Chapter 1 introduces the reconstruction error :math:`\mathrm{dist}(x, \bar x)` and
 chapter 2 trains with the Bernoulli loss below.
 
-Every function returns **one value per example**: the loss is summed over the data axes
+Every loss and log-density returns **one value per example** (the few helpers for the
+continuous Bernoulli's constant and mean, and ``bernoulli_kl``, work elementwise): the
+loss is summed over the data axes
 (the pixels) and the caller takes the mean over the batch. The data axes are all axes
 but the first, or the last ``data_ndim`` axes when that is given, so that a leading
 sample axis passes through: logits of shape ``(k, batch, 28, 28)`` against images of
@@ -43,12 +45,41 @@ cross-entropy minus :math:`\sum_i \log C(\lambda_i)`.
 **Squared error.** :math:`\sum_i (x_i - \bar x_i)^2`, the metric of Hinton &
 Salakhutdinov [2], who report it per test image (summed over the 784 pixels).
 
+**The ELBO and its KL term** (chapter 4 derives them at length). For a latent-variable
+model :math:`p_\theta(x, z) = p(z)\, p_\theta(x \mid z)` and any encoder
+:math:`q_\phi(z \mid x)`,
+
+.. math::
+
+    \begin{aligned}
+    \log p_\theta(x)
+    &= \mathbb E_{q_\phi(z \mid x)}\Big[\log
+       \frac{p_\theta(x, z)}{q_\phi(z \mid x)}\Big]
+       + D_{KL}\big(q_\phi(z \mid x) \,\|\, p_\theta(z \mid x)\big) \\
+    &\ge \mathbb E_{q_\phi(z \mid x)}[\log p_\theta(x \mid z)]
+       - D_{KL}\big(q_\phi(z \mid x) \,\|\, p(z)\big)
+       = \mathcal L(\theta, \phi; x),
+    \end{aligned}
+
+the evidence lower bound [4], since a KL divergence is never negative. Its first term is
+minus a reconstruction loss above (Bernoulli, continuous Bernoulli or Gaussian); for a
+diagonal Gaussian encoder and :math:`p(z) = \mathcal N(0, I)` the second has the closed
+form :func:`gaussian_kl`,
+:math:`\tfrac12 \sum_j (\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2)` [4, appendix B]
+(:func:`diagonal_gaussian_kl` for any two diagonal Gaussians). Averaging ``k``
+importance weights inside the logarithm gives a tighter bound that tends to
+:math:`\log p_\theta(x)` [5]; :func:`importance_weighted_bound` computes it from the
+log-weights.
+
 References:
     1. TensorFlow, ``tf.nn.sigmoid_cross_entropy_with_logits`` documentation.
     2. G. E. Hinton and R. R. Salakhutdinov. Reducing the dimensionality of data with
        neural networks. *Science*, 313(5786):504-507, 2006.
     3. G. Loaiza-Ganem and J. P. Cunningham. The continuous Bernoulli: fixing a
        pervasive error in variational autoencoders. *NeurIPS*, 2019.
+    4. D. P. Kingma and M. Welling. Auto-encoding variational Bayes. *ICLR*, 2014.
+    5. Y. Burda, R. Grosse and R. Salakhutdinov. Importance weighted autoencoders.
+       *ICLR*, 2016.
 """
 
 from __future__ import annotations
@@ -428,10 +459,12 @@ def importance_weighted_bound(log_weights: tf.Tensor, axis: int = 0) -> tf.Tenso
 
     With :math:`w_s = p(x, z_s) / q(z_s \mid x)` for :math:`z_s \sim q(z \mid x)`,
 
-    .. math:: \mathcal L_k = \log \frac1k \sum_{s=1}^k w_s \le \log p(x),
+    .. math:: \hat{\mathcal L}_k = \log \frac1k \sum_{s=1}^k w_s, \qquad
+              \mathbb E[\hat{\mathcal L}_k] = \mathcal L_k \le \log p(x),
 
-    which equals the ELBO's estimate for :math:`k = 1`, does not decrease with
-    :math:`k` in expectation, and tends to :math:`\log p(x)` (Burda et al., 2015).
+    an estimate of the bound :math:`\mathcal L_k` (chapter 4), which equals the ELBO
+    for :math:`k = 1`, does not decrease with :math:`k`, and tends to
+    :math:`\log p(x)` when the weights are bounded (Burda et al., 2015).
 
     Args:
         log_weights: ``log w``, with the ``k`` samples along ``axis``.
