@@ -464,7 +464,7 @@ def importance_weighted_bound(log_weights: tf.Tensor, axis: int = 0) -> tf.Tenso
 
     an estimate of the bound :math:`\mathcal L_k` (chapter 4), which equals the ELBO
     for :math:`k = 1`, does not decrease with :math:`k`, and tends to
-    :math:`\log p(x)` when the weights are bounded (Burda et al., 2015).
+    :math:`\log p(x)` when the weights are bounded [5].
 
     Args:
         log_weights: ``log w``, with the ``k`` samples along ``axis``.
