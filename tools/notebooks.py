@@ -156,6 +156,12 @@ def one_truth() -> list[str]:
             reference["vae"]["active_units"],
             0,
         ),
+        (
+            "chapter 5 reference VAE test -ELBO",
+            chapter5.get("reference_negative_ELBO"),
+            reference["vae"]["negative_elbo"],
+            0.0006,  # The JSON keeps three decimals.
+        ),
     ]
     for row in reference["reconstruction"]:
         k = row["code_size"]
