@@ -74,6 +74,32 @@ def test_derived_draws_are_standard_normal_and_uniform():
     assert abs(uniform.mean() - 0.5) < 0.005 and abs(uniform.var() - 1 / 12) < 0.002
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("length", [784, 783, 5])
+def test_a_row_of_uniform_rows_is_the_same_whichever_draw_gives_it(jit_compile, length):
+    key = rng.row_key(0)
+    draw = tf.function(
+        lambda first, rows: rng.uniform_rows(key, first, rows, length), jit_compile=jit_compile
+    )
+    together = draw(tf.constant(5, tf.int64), tf.constant(12)).numpy()
+    assert together.shape == (12, length)
+    one_by_one = [draw(tf.constant(5 + r, tf.int64), tf.constant(1)).numpy() for r in range(12)]
+    np.testing.assert_array_equal(together, np.concatenate(one_by_one))
+    # Overlapping draws agree on the rows they share.
+    np.testing.assert_array_equal(together[3:], draw(tf.constant(8, tf.int64), tf.constant(9)))
+
+
+def test_uniform_rows_are_uniform_and_keys_give_unrelated_streams():
+    rows = rng.uniform_rows(rng.row_key(0), 0, 256, 784).numpy()
+    assert rows.min() >= 0 and rows.max() < 1
+    assert abs(rows.mean() - 0.5) < 0.005 and abs(rows.var() - 1 / 12) < 0.002
+    # Neighbouring rows are not shifted copies of each other.
+    assert shared_fraction(rows[0], rows[1]) < 0.01
+    assert shared_fraction(rows[:4], rng.uniform_rows(rng.row_key(1), 0, 4, 784)) < 0.01
+    # The row stream shares nothing with uniform()'s stream of the same seed.
+    assert shared_fraction(rows[:4], rng.uniform((4, 784), 0)) < 0.01
+
+
 def test_neighbouring_seeds_give_unrelated_streams_unlike_counter_based_generators():
     """Seeds 0 and 1 must not be the same numbers shifted (the bug vae_bounds had).
 

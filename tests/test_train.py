@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vaebook import evaluate, train
+from vaebook import evaluate, rng, train
 from vaebook.checks import Trainable
 from vaebook.models import VAE, Autoencoder, SemiSupervisedVAE
 
@@ -168,6 +168,37 @@ def test_dynamic_binarisation_feeds_fresh_binary_batches():
     assert all(count * 4 == round(count * 4) for count in counts), counts
     assert all(abs(count - 235.2) < 30 for count in counts), counts
     assert len(set(counts)) > 1, counts  # Fresh draws at every step.
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_the_ith_image_binarised_gets_row_i_of_the_noise_stream(jit_compile):
+    """Checked against the binarisation written by hand from :func:`rng.uniform_rows`."""
+
+    class OnesCounter(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.w = self.add_weight(shape=(), initializer="zeros")
+
+        def per_example_losses(self, x, training=False):
+            return {"loss": tf.reduce_sum(x, axis=[1, 2]) + 0.0 * self.w}
+
+    intensities = np.linspace(0.1, 0.9, 6, dtype=np.float32)
+    x_all = tf.constant(np.broadcast_to(intensities[:, None, None], (6, 28, 28)).copy())
+    block = train.make_train_block(
+        OnesCounter(), keras.optimizers.SGD(0.0), jit_compile=jit_compile, binarize=True, seed=4
+    )
+    indices = np.array([[5, 0, 3], [1, 1, 4]], np.int32)  # two steps of three images
+    first = block(x_all, tf.constant(indices))["loss"].numpy()
+    second = block(x_all, tf.constant(indices[:1]))["loss"].numpy()  # rows 6, 7 and 8
+    # The key is an argument, as in training: a constant key would let the compiler fold
+    # the draw at compile time, with the kernel of uncompiled code.
+    draw = tf.function(lambda key: rng.uniform_rows(key, 0, 9, 784), jit_compile=jit_compile)
+    rows = draw(rng.row_key(4)).numpy()  # (9, 784): a row per image, in the order drawn
+    images = np.concatenate([indices.ravel(), indices[0]])
+    ones = (rows < intensities[images][:, None]).sum(axis=1).astype(np.float32)
+    # Batch means of counts: one pixel more or less would change one by 1/3.
+    np.testing.assert_allclose(np.concatenate([first, second]), ones.reshape(3, 3).mean(1), 1e-6)
+    assert int(block.noise.state[1]) == 9  # the count of images drawn, kept by checkpoints
 
 
 class SquareSum(keras.Model):
