@@ -22,7 +22,9 @@ Loops compared on the autoencoder:
 
 The Burda VAE compares (b) and (c), each on dynamically binarised images (its training
 protocol) and again on the grey levels, without the binarisation: the difference is
-what the per-step draw of 100 x 784 uniform numbers costs inside each loop.
+what the binarisation noise costs in each loop. Both draw it from one counter-based
+stream, (b) once per step, (c) once per block, before the block's loop
+(:func:`vaebook.rng.uniform_rows`).
 
 **Fair timing.** All loops of a workload run at once, taking turns: each trains one
 epoch, then waits while the others train one, so that machine noise hits them alike.
