@@ -419,7 +419,8 @@ def main() -> None:
             binarize=True,
         ),
         # The same two loops on the grey levels, without the binarisation draw: the
-        # difference is what drawing 100 x 784 uniform numbers per step costs.
+        # difference is what drawing 100 x 784 uniform numbers per step costs (per
+        # call in the first loop, per block in the second).
         vaebook_contestant(
             NO_BINARISATION.format("(b) vaebook, one step per call"),
             burda_vae,

@@ -1,5 +1,6 @@
 """Checkpoints: exact resumption, and refusals that name what is wrong before training."""
 
+import json
 import re
 
 import keras
@@ -295,6 +296,24 @@ def test_other_run_settings_are_refused(change, expected, x_tiny, tmp_path):
     settings = QUICK | change
     with pytest.raises(CheckpointMismatchError, match=re.escape(expected)):
         train.train(autoencoder(), x_tiny, epochs=2, checkpoint_dir=tmp_path, **settings)
+
+
+def test_a_run_saved_before_the_binarisation_stream_is_refused_unless_finished(x_tiny, tmp_path):
+    arguments = QUICK | {"binarize": True}
+    train.train(autoencoder(), x_tiny, epochs=1, checkpoint_dir=tmp_path, **arguments)
+    # Rewrite the checkpoint as the code before the row stream wrote it: no entry.
+    path = tmp_path / CHECKPOINT_FILE
+    with np.load(path) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    state = json.loads(str(arrays["state"]))
+    del state["settings"]["binarisation_noise"]
+    arrays["state"] = np.array(json.dumps(state))
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointMismatchError, match="binarisation_noise"):
+        train.train(autoencoder(), x_tiny, epochs=2, checkpoint_dir=tmp_path, **arguments)
+    # Finished (as many epochs as asked for), it loads: no noise is drawn any more.
+    history = train.train(autoencoder(), x_tiny, epochs=1, checkpoint_dir=tmp_path, **arguments)
+    assert history.epochs == 1
 
 
 def test_other_training_data_size_is_refused(x_tiny, tmp_path):

@@ -149,16 +149,6 @@ def test_set_seed_rejects_negative():
 
 
 def test_dynamic_binarisation_feeds_fresh_binary_batches():
-    class OnesCounter(keras.Model):
-        """Its 'loss' is the number of pixels that are on in each image."""
-
-        def __init__(self):
-            super().__init__()
-            self.w = self.add_weight(shape=(), initializer="zeros")
-
-        def per_example_losses(self, x, training=False):
-            return {"loss": tf.reduce_sum(x, axis=[1, 2]) + 0.0 * self.w}
-
     model = OnesCounter()
     step = train.make_train_step(model, keras.optimizers.SGD(0.0), binarize=True, seed=1)
     x_all = tf.fill((4, 28, 28), 0.3)
@@ -170,35 +160,54 @@ def test_dynamic_binarisation_feeds_fresh_binary_batches():
     assert len(set(counts)) > 1, counts  # Fresh draws at every step.
 
 
+class OnesCounter(keras.Model):
+    """Its 'loss' is the number of pixels that are on in each image."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = self.add_weight(shape=(), initializer="zeros")
+
+    def per_example_losses(self, x, training=False):
+        return {"loss": tf.reduce_sum(x, axis=[1, 2]) + 0.0 * self.w}
+
+
+@pytest.mark.parametrize("builder", ["block", "step"])
 @pytest.mark.parametrize("jit_compile", [False, True])
-def test_the_ith_image_binarised_gets_row_i_of_the_noise_stream(jit_compile):
+def test_the_ith_image_binarised_gets_row_i_of_the_noise_stream(jit_compile, builder):
     """Checked against the binarisation written by hand from :func:`rng.uniform_rows`."""
-
-    class OnesCounter(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.w = self.add_weight(shape=(), initializer="zeros")
-
-        def per_example_losses(self, x, training=False):
-            return {"loss": tf.reduce_sum(x, axis=[1, 2]) + 0.0 * self.w}
-
     intensities = np.linspace(0.1, 0.9, 6, dtype=np.float32)
     x_all = tf.constant(np.broadcast_to(intensities[:, None, None], (6, 28, 28)).copy())
-    block = train.make_train_block(
+    make = train.make_train_block if builder == "block" else train.make_train_step
+    step = make(
         OnesCounter(), keras.optimizers.SGD(0.0), jit_compile=jit_compile, binarize=True, seed=4
     )
-    indices = np.array([[5, 0, 3], [1, 1, 4]], np.int32)  # two steps of three images
-    first = block(x_all, tf.constant(indices))["loss"].numpy()
-    second = block(x_all, tf.constant(indices[:1]))["loss"].numpy()  # rows 6, 7 and 8
-    # The key is an argument, as in training: a constant key would let the compiler fold
-    # the draw at compile time, with the kernel of uncompiled code.
-    draw = tf.function(lambda key: rng.uniform_rows(key, 0, 9, 784), jit_compile=jit_compile)
-    rows = draw(rng.row_key(4)).numpy()  # (9, 784): a row per image, in the order drawn
-    images = np.concatenate([indices.ravel(), indices[0]])
-    ones = (rows < intensities[images][:, None]).sum(axis=1).astype(np.float32)
+    indices = np.array([[5, 0, 3], [1, 1, 4], [5, 0, 3]], np.int32)  # three batches
+    if builder == "block":
+        first = step(x_all, tf.constant(indices[:2]))["loss"].numpy()  # rows 0-5
+        second = step(x_all, tf.constant(indices[2:]))["loss"].numpy()  # rows 6-8
+        means = np.concatenate([first, second])
+    else:
+        means = np.array([float(step(x_all, tf.constant(row))["loss"]) for row in indices])
+    # The counter is an argument, as in training, where it is read from a variable: a
+    # draw of constants only could be folded at compile time, with uncompiled numbers.
+    draw = tf.function(
+        lambda first_row: rng.uniform_rows(rng.row_key(4), first_row, 9, 784),
+        jit_compile=jit_compile,
+    )
+    rows = draw(tf.constant(0, tf.int64)).numpy()  # (9, 784): a row per image drawn
+    ones = (rows < intensities[indices.ravel()][:, None]).sum(axis=1).astype(np.float32)
     # Batch means of counts: one pixel more or less would change one by 1/3.
-    np.testing.assert_allclose(np.concatenate([first, second]), ones.reshape(3, 3).mean(1), 1e-6)
-    assert int(block.noise.state[1]) == 9  # the count of images drawn, kept by checkpoints
+    np.testing.assert_allclose(means, ones.reshape(3, 3).mean(1), rtol=1e-6)
+    assert int(step.noise.state[1]) == 9  # the count of images drawn, kept by checkpoints
+
+
+@pytest.mark.parametrize("make", [train.make_train_block, train.make_train_step])
+def test_binarisation_and_gaussian_input_noise_are_refused_together(make):
+    step = make(SquareSum(), keras.optimizers.SGD(0.0), binarize=True)
+    x_all = tf.zeros((4, 28, 28))
+    indices = tf.constant([[0, 1]] if make is train.make_train_block else [0, 1])
+    with pytest.raises(ValueError, match="binarize and input_sd cannot be combined"):
+        step(x_all, indices, None, tf.ones((4, 28, 28)))
 
 
 class SquareSum(keras.Model):

@@ -95,6 +95,11 @@ def _optimizer_config(optimizer: keras.optimizers.Optimizer) -> dict:
     return {k: v for k, v in config.items() if k not in _IGNORED_CONFIG_KEYS}
 
 
+#: Settings that decide only how later epochs draw their noise; a finished run (one that
+#: already holds the epochs asked for) loads whatever they were.
+FUTURE_ONLY_SETTINGS = ("binarisation_noise",)
+
+
 def _run_description(
     model: keras.Model, optimizer: keras.optimizers.Optimizer, settings: dict | None
 ) -> dict:
@@ -226,7 +231,15 @@ def load_checkpoint(
     differences += _differences(
         state.get("optimizer_config", {}), current["optimizer_config"], "optimizer "
     )
-    differences += _differences(state.get("settings", {}), current["settings"], "")
+    stored_settings = dict(state.get("settings", {}))
+    current_settings = dict(current["settings"])
+    if max_epochs is not None and state.get("epoch") == max_epochs:
+        # A finished run trains no further: what only decides the noise of later
+        # epochs does not matter, so runs saved before it was recorded still load.
+        for key in FUTURE_ONLY_SETTINGS:
+            stored_settings.pop(key, None)
+            current_settings.pop(key, None)
+    differences += _differences(stored_settings, current_settings, "")
     if differences:
         raise CheckpointMismatchError(
             f"{path} belongs to another run; resuming would mix two trainings. "

@@ -24,9 +24,10 @@ separate draws would (tested, compiled and not). :func:`uniform_rows` does that;
 a block of training steps draw all its binarisation noise in one operation (a draw inside
 XLA's step loop costs several times more) while the noise of each image stays the same
 whatever the blocking. Compiled and uncompiled code give different numbers for the same
-key and row (XLA's Philox and TensorFlow's kernel arrange the words differently; a key
-written as a constant inside a compiled function is folded with the kernel's), so pass
-the key in as a tensor.
+key and row (XLA's Philox and TensorFlow's kernel arrange the words differently), and a
+compiled draw whose key and counter are both constants can be folded at compile time
+with the kernel's numbers. In training the counter is read from a variable, so the draw
+is always compiled.
 """
 
 from __future__ import annotations
@@ -101,28 +102,34 @@ def row_key(seed: int) -> tf.Tensor:
 
 
 def uniform_rows(
-    key: tf.Tensor, first_row: int | tf.Tensor, rows: int | tf.Tensor, length: int
+    key: tf.Tensor,
+    first_row: int | tf.Tensor,
+    rows: int | tf.Tensor,
+    length: int | tf.Tensor,
 ) -> tf.Tensor:
     """Rows ``first_row, ..., first_row + rows - 1`` of a counter-based stream of uniforms.
 
-    Row ``r`` holds ``length`` numbers in ``[0, 1)`` and depends only on ``key`` and
-    ``r``: drawing rows 0-9 at once gives the same numbers, bit for bit, as ten draws of
-    one row each.
+    Row ``r`` holds ``length`` numbers in ``[0, 1)`` and depends only on ``key``,
+    ``length`` and ``r``: drawing rows 0-9 at once gives the same numbers, bit for bit,
+    as ten draws of one row each.
 
     Args:
         key: A ``(1,)`` uint64 key from :func:`row_key`.
-        first_row: Index of the first row (an integer >= 0, or an int64 scalar tensor).
-        rows: Number of rows.
-        length: Numbers per row.
+        first_row: Index of the first row: an integer >= 0, or an integer scalar tensor.
+        rows: Number of rows (an integer or an integer scalar tensor).
+        length: Numbers per row (an integer or an integer scalar tensor).
 
     Returns:
         A float32 tensor of shape ``(rows, length)``.
     """
-    counters_per_row = -(-length // 4)  # Philox gives four numbers per counter.
-    low = tf.cast(first_row, tf.uint64) * tf.constant(counters_per_row, tf.uint64)
+    if not isinstance(first_row, tf.Tensor):
+        first_row = check_non_negative_int(first_row, "first_row")
+    length = tf.cast(length, tf.int64)
+    counters_per_row = (length + 3) // 4  # Philox gives four numbers per counter.
+    low = tf.cast(first_row, tf.uint64) * tf.cast(counters_per_row, tf.uint64)
     counter = tf.stack([low, tf.constant(0, tf.uint64)])  # (2,): a 128-bit counter
     numbers = tf.raw_ops.StatelessRandomUniformV2(
-        shape=tf.stack([tf.cast(rows, tf.int32), 4 * counters_per_row]),
+        shape=tf.stack([tf.cast(rows, tf.int64), 4 * counters_per_row]),
         key=key,
         counter=counter,
         alg=_PHILOX,

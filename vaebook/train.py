@@ -186,11 +186,19 @@ def _binarisation_noise(
     times more (about 30 % of a step of the Burda et al. VAE).
     """
     images = tf.size(indices, out_type=tf.int64)
-    pixels = math.prod(x_all.shape[1:])
+    pixels = tf.reduce_prod(tf.shape(x_all, out_type=tf.int64)[1:])
     drawn = noise.state[1]  # images binarised so far in this run
     uniforms = uniform_rows(key, drawn, images, pixels)  # (images, pixels)
-    noise.state.assign(noise.state + tf.stack([tf.constant(0, tf.int64), images]))
-    return tf.reshape(uniforms, tf.concat([tf.shape(indices), [pixels]], axis=0))
+    noise.state.assign_add(tf.stack([tf.constant(0, tf.int64), images]))
+    shape = tf.concat([tf.shape(indices, out_type=tf.int64), [pixels]], axis=0)
+    return tf.reshape(uniforms, shape)  # (*indices.shape, pixels)
+
+
+def _check_one_noise(binarize: bool, sd_all: tf.Tensor | None) -> None:
+    # Both would advance the one noise counter, and the binarisation of an image would
+    # then depend on the blocking.
+    if binarize and sd_all is not None:
+        raise ValueError("binarize and input_sd cannot be combined: choose one.")
 
 
 def _prepare(
@@ -228,7 +236,8 @@ def make_train_step(
         binarize: Whether to binarise each batch dynamically: every time an image is
             drawn, each pixel is set to 1 with probability equal to its intensity
             (the standard training protocol for binarised MNIST).
-        seed: Seed of the binarisation noise.
+        seed: Seed of the input noise (the binarisation, or ``sd_all``'s Gaussian
+            noise).
 
     Returns:
         The compiled step; its ``noise`` attribute is the noise generator.
@@ -243,6 +252,7 @@ def make_train_step(
         y_all: tf.Tensor | None = None,
         sd_all: tf.Tensor | None = None,
     ) -> dict[str, tf.Tensor]:
+        _check_one_noise(binarize, sd_all)
         uniforms = _binarisation_noise(noise, key, x_all, indices) if binarize else None
         return one_step(x_all, indices, y_all, sd_all, uniforms)
 
@@ -273,7 +283,8 @@ def make_train_block(
         jit_compile: Whether to compile the block with XLA; ``None`` lets
             :func:`vaebook.runtime.use_xla` decide.
         binarize: Whether to binarise each batch dynamically.
-        seed: Seed of the binarisation noise.
+        seed: Seed of the input noise (the binarisation, or ``sd_all``'s Gaussian
+            noise).
 
     Returns:
         The compiled block function, returning for each loss name a ``(steps,)`` tensor
@@ -289,6 +300,7 @@ def make_train_block(
         y_all: tf.Tensor | None = None,
         sd_all: tf.Tensor | None = None,
     ) -> dict[str, tf.Tensor]:
+        _check_one_noise(binarize, sd_all)
         steps = tf.shape(indices)[0]
         # All the block's binarisation noise in one draw: (steps, batch, pixels).
         uniforms = _binarisation_noise(noise, key, x_all, indices) if binarize else None
@@ -364,7 +376,8 @@ def train(
         optimizer: A Keras optimiser; defaults to ``keras.optimizers.Adam(learning_rate)``.
         x_val: Held-out images; their mean losses are logged as ``val_*`` each epoch.
         y_val: Their labels, for a conditional model.
-        seed: Seed of the shuffling order.
+        seed: Seed of the shuffling order and of the input noise (``binarize``,
+            ``input_sd``).
         callbacks: Functions ``callback(epoch, logs)`` called after each epoch
             (``epoch`` counts from 1), e.g. to save reconstructions.
         verbose: 0 prints nothing, 1 prints one line every ``log_every`` epochs, 2 also
@@ -464,6 +477,11 @@ def train(
         "binarize": bool(binarize),
         "num_examples": int(num_examples),
     }
+    if binarize:
+        # How the binarisation noise is drawn: row i of one counter-based stream for
+        # the i-th image drawn (checkpoints written before that have no such entry,
+        # and resuming one of them would mix two noise streams).
+        settings["binarisation_noise"] = "rows"
     if input_sd is not None:
         settings["input_sd"] = True
     if y_train is not None:
