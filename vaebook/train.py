@@ -203,12 +203,15 @@ def _check_one_noise(binarize: bool, sd_all: tf.Tensor | None) -> None:
 
 def _prepare(
     model: keras.Model, optimizer: keras.optimizers.Optimizer, seed: int
-) -> keras.random.SeedGenerator:
+) -> tuple[keras.random.SeedGenerator, Callable[..., dict[str, tf.Tensor]], tf.Tensor]:
+    """The noise generator, the body of one step and the binarisation stream's key."""
     check_trainable(model)
     if not model.trainable_variables:
         raise ValueError(f"{type(model).__name__} has no trainable variables; build it first.")
     optimizer.build(model.trainable_variables)
-    return keras.random.SeedGenerator(check_non_negative_int(seed, "seed"))
+    seed = check_non_negative_int(seed, "seed")
+    noise = keras.random.SeedGenerator(seed)
+    return noise, _step_function(model, optimizer, noise), row_key(seed)
 
 
 def make_train_step(
@@ -242,9 +245,7 @@ def make_train_step(
     Returns:
         The compiled step; its ``noise`` attribute is the noise generator.
     """
-    noise = _prepare(model, optimizer, seed)
-    one_step = _step_function(model, optimizer, noise)
-    key = row_key(seed)
+    noise, one_step, key = _prepare(model, optimizer, seed)
 
     def step(
         x_all: tf.Tensor,
@@ -290,9 +291,7 @@ def make_train_block(
         The compiled block function, returning for each loss name a ``(steps,)`` tensor
         of batch means; its ``noise`` attribute is the noise generator.
     """
-    noise = _prepare(model, optimizer, seed)
-    one_step = _step_function(model, optimizer, noise)
-    key = row_key(seed)
+    noise, one_step, key = _prepare(model, optimizer, seed)
 
     def block(
         x_all: tf.Tensor,
