@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -246,3 +247,46 @@ def test_roc_curves_draw_each_curve_and_reject_mismatched_arrays():
     assert np.allclose(lines[0].get_ydata(), [0, 0.8, 1])
     with pytest.raises(ValueError, match="equal length"):
         plots.roc_curves({"b": {"fpr": np.zeros(3), "tpr": np.zeros(2)}})
+
+
+def test_benchmark_result_reads_the_nearest_checkouts_file(tmp_path):
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    (results / "run.json").write_text('{"nll": 86.5}', encoding="utf-8")
+    chapter_folder = tmp_path / "notebooks"
+    chapter_folder.mkdir()
+    assert report.benchmark_result("run", chapter_folder) == {"nll": 86.5}
+    # The repository's own results are found from its notebooks/ folder.
+    root = Path(__file__).resolve().parents[1]
+    reference = report.benchmark_result("fashion_reference", root / "notebooks")
+    assert reference["vae"]["negative_elbo"] > 0
+
+
+def test_benchmark_result_downloads_from_the_repository_or_says_what_to_do(tmp_path, monkeypatch):
+    import io
+    import urllib.request
+
+    asked = []
+
+    def fake_urlopen(address, timeout):
+        asked.append(address)
+        return io.BytesIO(b'{"nll": 1.0}')
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    assert report.benchmark_result("run", tmp_path) == {"nll": 1.0}
+    assert asked == [
+        "https://raw.githubusercontent.com/vaebook/vaebook/main/benchmarks/results/run.json"
+    ]
+    with pytest.raises(FileNotFoundError, match=r"benchmarks/results/run\.json.*clone"):
+        report.benchmark_result("run", tmp_path, download=False)
+    for bad in ("", "../run", "run.json"):
+        with pytest.raises(ValueError, match="result's name"):
+            report.benchmark_result(bad, tmp_path)
+
+
+def test_the_packages_repository_is_the_books():
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    assert report.REPOSITORY == config["repository"]["url"]

@@ -17,7 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["glue", "glued_values", "markdown_table"]
+__all__ = ["REPOSITORY", "benchmark_result", "glue", "glued_values", "markdown_table"]
+
+#: The repository the book is published from (``_config.yml``'s ``repository.url``).
+REPOSITORY = "https://github.com/vaebook/vaebook"
 
 # The MIME prefix under which MyST-NB looks for glued values (hidden in the page).
 _GLUE_PREFIX = "application/papermill.record/"
@@ -65,6 +68,58 @@ def glued_values(notebook: str | os.PathLike) -> dict[str, Any]:
                 text = "".join(text) if isinstance(text, list) else text
                 values[name] = ast.literal_eval(text)
     return values
+
+
+def benchmark_result(
+    name: str, start: str | os.PathLike | None = None, *, download: bool = True
+) -> dict[str, Any]:
+    """A benchmark's saved result, ``benchmarks/results/<name>.json``, as a dict.
+
+    A chapter that quotes a reference run (chapter 6 compares its models with the dense
+    ones of ``benchmarks/fashion_reference.py``) reads the file from the checkout it
+    runs in: ``start`` (default: the working folder) or the nearest folder above it
+    that holds ``benchmarks/results``. In Colab, where a chapter runs alone without the
+    repository, the same file is read from the published repository's main branch.
+
+    Args:
+        name: The result's name, e.g. ``"fashion_reference"``.
+        start: Where to begin looking for ``benchmarks/results``.
+        download: Whether to fetch the file when no checkout holds it.
+
+    Returns:
+        The parsed JSON.
+
+    Raises:
+        ValueError: If ``name`` is not a plain file name.
+        FileNotFoundError: If neither the checkout nor the repository has the file.
+    """
+    if not name or Path(name).name != name or name.endswith(".json"):
+        raise ValueError(f"name must be a result's name like 'fashion_reference'; got {name!r}.")
+    here = Path.cwd() if start is None else Path(start)
+    for folder in (here, *here.resolve().parents):
+        path = folder / "benchmarks" / "results" / f"{name}.json"
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+    address = (
+        REPOSITORY.replace("https://github.com/", "https://raw.githubusercontent.com/")
+        + f"/main/benchmarks/results/{name}.json"
+    )
+    if download:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(address, timeout=30) as response:
+                return json.loads(response.read().decode("utf-8"))
+        except (urllib.error.URLError, OSError) as error:
+            reason = f"downloading {address} failed ({error})"
+    else:
+        reason = "downloading was turned off"
+    raise FileNotFoundError(
+        f"No benchmarks/results/{name}.json in {here} or a folder above it, and "
+        f"{reason}. Run the chapter from a clone of {REPOSITORY} (its notebooks/ "
+        "folder), or connect to the internet."
+    )
 
 
 def markdown_table(
