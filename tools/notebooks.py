@@ -54,6 +54,33 @@ def _cell_key(cell) -> tuple:
     return cell.cell_type, cell.source.strip(), tags
 
 
+def _keep_ids(old_cells: list, new_cells: list) -> None:
+    """Gives new cells the ids of the old ones, so that a sync changes only what changed.
+
+    A cell with the same type and source as an old one takes its id (in order, where a
+    source repeats); a changed cell takes the id of the old cell at its position, if no
+    other cell took that id; any other cell keeps the fresh id Jupytext gave it.
+    """
+    by_source: dict[tuple, list[str]] = {}
+    for cell in old_cells:
+        if "id" in cell:
+            by_source.setdefault((cell.cell_type, cell.source.strip()), []).append(cell.id)
+    taken = set()
+    matched = []
+    for cell in new_cells:
+        ids = by_source.get((cell.cell_type, cell.source.strip()))
+        matched.append(ids.pop(0) if ids else None)
+        taken.update(i for i in matched[-1:] if i)
+    for index, (cell, cell_id) in enumerate(zip(new_cells, matched)):
+        if cell_id is None and index < len(old_cells):
+            candidate = old_cells[index].get("id")
+            if candidate and candidate not in taken:
+                cell_id = candidate
+                taken.add(candidate)
+        if cell_id is not None:
+            cell.id = cell_id
+
+
 def sync(paths: list[Path]) -> None:
     """Writes each .md's cells into its .ipynb, keeping outputs of unchanged code cells."""
     for markdown, notebook in pairs():
@@ -70,6 +97,7 @@ def sync(paths: list[Path]) -> None:
             for cell in text.cells:
                 if cell.cell_type == "code" and cell.source.strip() in outputs:
                     cell.outputs, cell.execution_count = outputs[cell.source.strip()]
+            _keep_ids(old.cells, text.cells)
             text.metadata["vaebook"] = old.metadata.get("vaebook", {})
         text.metadata["kernelspec"] = {
             "name": KERNEL,
