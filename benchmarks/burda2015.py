@@ -51,7 +51,7 @@ import vaebook  # noqa: E402,F401  (imports TensorFlow quietly)
 # isort: split
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from common import CHECKPOINTS, save_results, save_weights, write_json  # noqa: E402
+from common import CHECKPOINTS, add_point, save_results, save_weights  # noqa: E402
 
 from vaebook import data, evaluate, train  # noqa: E402
 from vaebook.models import VAE  # noqa: E402
@@ -131,10 +131,11 @@ def main() -> None:
     def record(epoch: int, logs: dict[str, float]) -> None:
         if epoch % args.curve_every == 0 or epoch in marks or epoch == epochs:
             nll = evaluate.vae_bounds(model, x_test, num_samples=args.curve_samples, seed=1)
-            curve.append(
-                {"epoch": epoch, "nll": round(nll["nll"], 3), "train_loss": round(logs["loss"], 3)}
+            add_point(
+                curve,
+                {"epoch": epoch, "nll": round(nll["nll"], 3), "train_loss": round(logs["loss"], 3)},
+                curve_path,
             )
-            write_json(curve_path, curve)
             print(
                 f"  epoch {epoch}: test NLL (k={args.curve_samples}) {nll['nll']:.2f}", flush=True
             )

@@ -64,6 +64,18 @@ def write_json(path: Path, value: object) -> None:
     os.replace(temporary, path)
 
 
+def add_point(curve: list[dict], point: dict, path: Path) -> None:
+    """Adds a point to a learning curve kept beside a checkpoint, and saves the curve.
+
+    A point of the same epoch replaces the old one: a run cut off after a training
+    callback but before its checkpoint repeats that epoch when it resumes
+    (:func:`vaebook.train.train`'s callbacks run first).
+    """
+    curve[:] = [old for old in curve if old["epoch"] != point["epoch"]]
+    curve.append(point)
+    write_json(path, curve)
+
+
 def save_results(name: str, results: dict, seconds: float) -> Path:
     """Writes ``results`` with the command, hardware, run time and date to ``results/``.
 

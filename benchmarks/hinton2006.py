@@ -59,7 +59,7 @@ import vaebook  # noqa: E402,F401  (imports TensorFlow quietly)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from common import RESULTS, WEIGHTS, save_results, save_weights, write_json  # noqa: E402
+from common import RESULTS, WEIGHTS, add_point, save_results, save_weights, write_json  # noqa: E402
 
 from vaebook import data, evaluate, presets, rng, train  # noqa: E402
 from vaebook.models import Autoencoder, DenoisingAutoencoder  # noqa: E402
@@ -246,11 +246,14 @@ def main() -> None:
         if epoch % 5 and epoch != args.epochs:
             return
         error = squared_error(model, x_val)
-        best = min((point["validation"] for point in curve), default=np.inf)
+        # Earlier epochs only: a resumed run may repeat this one (see add_point).
+        best = min(
+            (point["validation"] for point in curve if point["epoch"] < epoch),
+            default=np.inf,
+        )
         if error < best:
             model.save_weights(best_path)
-        curve.append({"epoch": epoch, "validation": round(error, 4)})
-        write_json(curve_path, curve)
+        add_point(curve, {"epoch": epoch, "validation": round(error, 4)}, curve_path)
         print(f"  epoch {epoch}: validation error {error:.3f}", flush=True)
 
     history = train.train(

@@ -79,7 +79,7 @@ import vaebook  # noqa: E402,F401  (imports TensorFlow quietly)
 # isort: split
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from common import CHECKPOINTS, save_results, write_json  # noqa: E402
+from common import CHECKPOINTS, add_point, save_results  # noqa: E402
 
 from vaebook import data, downstream, evaluate, presets, train  # noqa: E402
 from vaebook.models import SemiSupervisedVAE  # noqa: E402
@@ -177,14 +177,15 @@ def main() -> None:
     def record(epoch: int, logs: dict[str, float]) -> None:
         if epoch % args.curve_every == 0 or epoch == epochs:
             error = test_error()
-            curve.append(
+            add_point(
+                curve,
                 {
                     "epoch": epoch,
                     "test_error": round(error, 3),
                     "loss": round(float(logs["loss"]), 3),
-                }
+                },
+                curve_path,
             )
-            write_json(curve_path, curve)
             print(f"  epoch {epoch}: test error {error:.2f} %", flush=True)
 
     history = train.train(

@@ -89,6 +89,40 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(fashion,
     assert sorted(path.name for path in tmp_path.iterdir()) == [CHECKPOINT_FILE]
 
 
+def test_a_run_cut_off_in_a_callback_repeats_that_epoch_when_it_resumes(x_tiny, tmp_path):
+    class CutOffError(Exception):
+        pass
+
+    seen = []
+
+    def cut_off_at_epoch_2(epoch, logs):
+        seen.append(epoch)
+        if epoch == 2 and seen.count(2) == 1:
+            raise CutOffError  # As if the session ended during the callback's work.
+
+    straight = autoencoder()
+    train.train(straight, x_tiny, epochs=3, **QUICK)
+    interrupted = autoencoder()
+    with pytest.raises(CutOffError):
+        train.train(
+            interrupted,
+            x_tiny,
+            epochs=3,
+            checkpoint_dir=tmp_path,
+            callbacks=[cut_off_at_epoch_2],
+            **QUICK,
+        )
+    resumed = autoencoder()
+    history = train.train(
+        resumed, x_tiny, epochs=3, checkpoint_dir=tmp_path, callbacks=[cut_off_at_epoch_2], **QUICK
+    )
+    # Epoch 2 was not checkpointed, so it runs again, and its callback with it.
+    assert seen == [1, 2, 2, 3]
+    assert history.epochs == 3
+    for a, b in zip(weights_of(straight), weights_of(resumed)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_save_and_load_round_trip_every_state(x_tiny, tmp_path):
     model = autoencoder()
     optimizer = keras.optimizers.Adam(1e-2)

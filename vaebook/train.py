@@ -378,7 +378,10 @@ def train(
         seed: Seed of the shuffling order and of the input noise (``binarize``,
             ``input_sd``).
         callbacks: Functions ``callback(epoch, logs)`` called after each epoch
-            (``epoch`` counts from 1), e.g. to save reconstructions.
+            (``epoch`` counts from 1), e.g. to save reconstructions. They run before
+            the epoch's checkpoint is written, so a run cut off inside a callback
+            repeats that epoch, callbacks included, when it resumes: a callback that
+            records something should replace a record of the same epoch.
         verbose: 0 prints nothing, 1 prints one line every ``log_every`` epochs, 2 also
             shows a progress bar inside each epoch (for terminals).
         log_every: Epochs between printed lines when ``verbose`` is 1.
@@ -542,6 +545,11 @@ def train(
                 logs[f"val_{name}"] = value
         seconds = time.perf_counter() - start
         history.append(logs, seconds, num_examples)
+        # The callbacks run before the epoch is checkpointed: a run cut off inside
+        # one (a long evaluation, say) repeats the epoch and its callbacks when it
+        # resumes, rather than going on without what the callback would have done.
+        for callback in callbacks:
+            callback(epoch, logs)
         if checkpoint_dir is not None:
             save_checkpoint(
                 checkpoint_dir,
@@ -552,8 +560,6 @@ def train(
                 history,
                 settings=settings,
             )
-        for callback in callbacks:
-            callback(epoch, logs)
         if verbose >= 1 and (epoch % log_every == 0 or epoch == epochs):
             shown = "  ".join(f"{name} {value:.4f}" for name, value in logs.items())
             print(f"epoch {epoch:>3}/{epochs}  {shown}  ({seconds:.1f} s)")
