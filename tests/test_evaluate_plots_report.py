@@ -290,3 +290,14 @@ def test_the_packages_repository_is_the_books():
     root = Path(__file__).resolve().parents[1]
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
     assert report.REPOSITORY == config["repository"]["url"]
+
+
+def test_log_x_axes_label_epochs_in_plain_numbers():
+    # Few points: exactly those, labelled; many points: powers of ten as 10, 100, 1000.
+    few = plots.line_plot([1, 10, 300], {"a": [3, 2, 1]}, "epoch", "y", logx=True)
+    assert [t.get_text() for t in few.axes[0].get_xticklabels()] == ["1", "10", "300"]
+    epochs = list(range(1, 3001, 100))
+    many = plots.line_plot(epochs, {"a": epochs}, "epoch", "y", logx=True)
+    many.canvas.draw()
+    labels = {t.get_text() for t in many.axes[0].get_xticklabels()}
+    assert {"10", "100", "1000"} <= labels, labels

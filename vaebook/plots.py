@@ -247,6 +247,9 @@ def line_plot(
             # labels would overlap them.
             axis.set_xticks(list(x), [f"{value:g}" for value in x])
             axis.xaxis.set_minor_locator(ticker.NullLocator())
+        else:
+            # Powers of ten in plain numbers (100, 1000), not as 10^2, 10^3.
+            axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     if logy:
         axis.set_yscale("log")
     if ylim is not None:
