@@ -16,6 +16,15 @@ to 0.0001 over N epochs). Differences from the paper, recorded in the saved resu
   (``..._b20``: checkpoints, weights and results), beside the batch-100 run;
 * the test set is binarised once, with seed 0, and every model is scored on that copy.
 
+The authors' code (github.com/yburda/iwae, read for this note, not used) differs from
+the paper's text in ways this script does not follow yet, any of which may matter for
+the last half nat: its Adam has beta_1 = 0.99 (the paper says 0.9) and starts its
+second-moment estimates at 1 rather than 0; the decoder's output biases start at the
+log-odds of the training images' mean pixel values; it trains on 59,600 images (400
+held out) in a fixed order, binarised afresh in every batch; every layer's weights are
+drawn from a Glorot-uniform generator with the same seed; and the test images are
+binarised afresh as they are scored.
+
 Training is checkpointed after every epoch in ``benchmarks/checkpoints/`` (committed:
 a few MiB); running the same command again resumes where it stopped, so a long run can
 span sessions and machines. Every
