@@ -36,3 +36,9 @@ def test_keep_ids_never_gives_one_id_twice():
     assert new[0].id == "id-y"
     assert new[1].id != "id-y"
     assert len({cell.id for cell in new}) == 2
+
+
+def test_execute_records_no_cell_timestamps():
+    # nbclient would write four timestamps into every cell's metadata at each run.
+    notebook = nbformat.v4.new_notebook(cells=_cells("x = 1"))
+    assert notebooks_tool._client(notebook, timeout=60).record_timing is False

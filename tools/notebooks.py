@@ -109,6 +109,21 @@ def sync(paths: list[Path]) -> None:
         print(f"synced {notebook.relative_to(ROOT)}")
 
 
+def _client(content: nbformat.NotebookNode, timeout: int) -> NotebookClient:
+    """A client that runs the notebook in the chapters' folder, as the book does.
+
+    It records no per-cell timestamps: they would change every cell's metadata at each
+    run, and a sync (which rebuilds cells from the .md) would drop them again.
+    """
+    return NotebookClient(
+        content,
+        timeout=timeout,
+        kernel_name=KERNEL,
+        record_timing=False,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+
+
 def execute(paths: list[Path], timeout: int, quick_out: Path | None = None) -> None:
     """Runs notebooks top to bottom in a fresh kernel and saves their outputs.
 
@@ -125,12 +140,7 @@ def execute(paths: list[Path], timeout: int, quick_out: Path | None = None) -> N
     for notebook in selected:
         content = nbformat.read(notebook, as_version=4)
         start = time.perf_counter()
-        client = NotebookClient(
-            content,
-            timeout=timeout,
-            kernel_name=KERNEL,
-            resources={"metadata": {"path": str(NOTEBOOKS)}},
-        )
+        client = _client(content, timeout)
         try:
             client.execute()
         except Exception:
