@@ -82,7 +82,9 @@ def save_results(name: str, results: dict, seconds: float) -> Path:
     Args:
         name: File name without extension, e.g. ``"hinton2006"``.
         results: The benchmark's figures (JSON-serialisable).
-        seconds: Wall-clock time of the whole run.
+        seconds: Wall-clock time of this invocation of the script. For a run resumed
+            from a checkpoint that is only its last part; such runs record their
+            training time over every session in ``training_seconds``.
 
     Returns:
         The path written.

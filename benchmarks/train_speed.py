@@ -35,14 +35,20 @@ it reaches (6 FLOPs per weight per image for a training step).
 **PyTorch** is not a dependency of the course and never installed by CI. To include it,
 install it in its own environment and name its Python::
 
-    python -m venv /tmp/torch-venv && /tmp/torch-venv/bin/pip install torch numpy
-    python benchmarks/train_speed.py --torch-python /tmp/torch-venv/bin/python --save
+    python -m venv /tmp/torch-venv && /tmp/torch-venv/bin/pip install numpy
+    /tmp/torch-venv/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
+    python benchmarks/train_speed.py --rounds 5 --torch-python /tmp/torch-venv/bin/python --save
 
-Without it, or if it crashes, the PyTorch rows are reported as missing, with the reason.
+(The CPU build is a few hundred MB; plain ``pip install torch`` takes the CUDA build, several
+GB, which runs here just the same. The saved run's torch version is in its results.)
+``torch.compile`` also needs a C++ compiler and the Python headers; without them row (f)
+is reported as failed. Without PyTorch, or if it crashes, its rows are reported as
+missing, with the reason: run without ``--torch-python``, ``--save`` would replace the
+saved PyTorch figures with that.
 
 Usage::
 
-    python benchmarks/train_speed.py --rounds 5 --save   # about 10 min on 2 CPU cores
+    python benchmarks/train_speed.py --rounds 5 --torch-python PYTHON --save  # ~10 min, 2 cores
     python benchmarks/train_speed.py --rounds 1          # a smoke run
 """
 

@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,3 +137,5 @@ def test_local_instructions_clone_the_configured_repository_and_install_jupyterl
     extras = project["optional-dependencies"]
     assert 'pip install -e ".[lab]"' in intro and "jupyter lab" in intro
     assert any(requirement.startswith("jupyterlab") for requirement in extras["lab"])
+    # Chapter 6's sliders need ipywidgets (Colab has it; a local JupyterLab does not).
+    assert any(requirement.startswith("ipywidgets") for requirement in extras["lab"])
