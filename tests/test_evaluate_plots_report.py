@@ -209,6 +209,20 @@ def test_line_plot_draws_reference_values_as_lines_not_series():
     assert few.get_marker() == "o"
 
 
+def test_line_plot_joins_a_series_over_the_x_values_it_was_measured_at():
+    nan = float("nan")
+    figure = plots.line_plot(
+        [1, 2, 3, 4], {"all": [4, 3, 2, 1], "some": [5, nan, 3, nan]}, "x", "y"
+    )
+    every, some = figure.axes[0].get_lines()
+    np.testing.assert_array_equal(every.get_xdata(), [1, 2, 3, 4])
+    # One line through the measured points, not broken at the gaps.
+    np.testing.assert_array_equal(some.get_xdata(), [1, 3])
+    np.testing.assert_array_equal(some.get_ydata(), [5, 3])
+    with pytest.raises(ValueError, match="no values"):
+        plots.line_plot([1, 2], {"none": [nan, nan]}, "x", "y")
+
+
 def test_histogram_counts_every_value_and_marks_thresholds():
     rng = np.random.default_rng(0)
     values = {"a": rng.random(1000), "b": rng.random((10, 10))}

@@ -214,11 +214,13 @@ def line_plot(
     """Plots several named series against the same x values.
 
     Series of up to 30 points get a marker on each point; longer ones are drawn as
-    lines only.
+    lines only. A series not measured at some x values has NaN there: those points are
+    left out and its line joins the points it has (learning curves recorded at
+    different epochs, drawn on one axis).
 
     Args:
         x: The shared x values.
-        series: Name to y values (same length as ``x``).
+        series: Name to y values (same length as ``x``; NaN where not measured).
         xlabel: Label of the x axis.
         ylabel: Label of the y axis.
         logx: Whether to use a logarithmic x axis.
@@ -235,7 +237,15 @@ def line_plot(
     for name, values in series.items():
         if len(values) != len(x):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(x)} x values.")
-        axis.plot(x, values, marker=marker, label=name)
+        measured = ~np.isnan(np.asarray(values, dtype=float))
+        if not measured.any():
+            raise ValueError(f"series {name!r} has no values (all NaN).")
+        axis.plot(
+            np.asarray(x)[measured],
+            np.asarray(values, dtype=float)[measured],
+            marker=marker,
+            label=name,
+        )
     for index, (name, value) in enumerate((reference or {}).items()):
         axis.axhline(value, color="0.3", linestyle=("--", ":", "-.")[index % 3], label=name)
     axis.set_xlabel(xlabel)
