@@ -238,6 +238,18 @@ def test_mean_log_weight_is_the_elbo_with_the_closed_form_kl():
     )
 
 
+@pytest.mark.parametrize("settings", [{"beta": 4.0}, {"pixel_reduction": "mean"}])
+@pytest.mark.parametrize("objective", [{"objective": "iwae"}, {"num_samples": 5}])
+def test_settings_of_the_one_sample_elbo_are_refused_where_they_would_be_ignored(
+    settings, objective
+):
+    # The importance-weighted and k-sample objectives have no KL term to weigh and no
+    # reconstruction term to rescale.
+    with pytest.raises(ValueError, match="one-sample ELBO only"):
+        VAE(latent_dim=2, encoder_units=(8,), **settings, **objective)
+    VAE(latent_dim=2, encoder_units=(8,), **settings)  # fine with the one-sample ELBO
+
+
 def test_iwae_objective_is_tighter_than_the_elbo_and_trains(mnist):
     def model(objective):
         keras.utils.set_random_seed(0)

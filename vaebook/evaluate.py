@@ -201,10 +201,11 @@ def vae_bounds_per_image(
     For each image, ``num_samples`` codes :math:`z_s \sim q(z \mid x)` give log-weights
     :math:`\log w_s = \log p(x \mid z_s) + \log p(z_s) - \log q(z_s \mid x)`. Their mean
     estimates the ELBO; :func:`vaebook.losses.importance_weighted_bound` of them
-    estimates :math:`\log p(x)` from below, tighter as ``num_samples`` grows (Burda et
-    al., 2015). The work is vectorised over images and samples and done in chunks of
-    at most ``max_decodes`` decoder evaluations, so memory stays bounded whatever
-    ``num_samples`` is. Chapter 7 scores single images with these.
+    estimates :math:`\log p(x)` from below in expectation (one image's estimate can
+    land above it), tighter as ``num_samples`` grows (Burda et al., 2015). The work is
+    vectorised over images and samples and done in chunks of at most ``max_decodes``
+    decoder evaluations, so memory stays bounded whatever ``num_samples`` is. Chapter 7
+    scores single images with these.
 
     Args:
         model: A :class:`vaebook.models.VAE` (anything with ``encode``, ``decode`` and
@@ -370,8 +371,9 @@ def active_units(model: keras.Model, x: np.ndarray, threshold: float = 0.01) -> 
     r"""Counts latent dimensions that the encoder really uses.
 
     A unit :math:`j` is active if :math:`\operatorname{Var}_x\, \mathbb E_{q(z \mid x)}[z_j]`
-    exceeds ``threshold`` (Burda et al., 2015): an inactive unit's posterior mean is the
-    same for every image, so it carries no information about the image.
+    exceeds ``threshold`` (Burda et al., 2015): an inactive unit's posterior mean is
+    nearly the same for every image, so it carries little information about the image
+    through its mean (a heuristic: its variance could still vary).
 
     Args:
         model: A model whose ``encode(x)`` returns ``(z_mean, z_log_var)``.

@@ -67,9 +67,10 @@ diagonal Gaussian encoder and :math:`p(z) = \mathcal N(0, I)` the second has the
 form :func:`gaussian_kl`,
 :math:`\tfrac12 \sum_j (\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2)` [4, appendix B]
 (:func:`diagonal_gaussian_kl` for any two diagonal Gaussians). Averaging ``k``
-importance weights inside the logarithm gives a tighter bound that tends to
-:math:`\log p_\theta(x)` [5]; :func:`importance_weighted_bound` computes it from the
-log-weights.
+importance weights inside the logarithm gives a bound that is never looser in
+expectation (equal only where :math:`q` is the exact posterior) and that tends to
+:math:`\log p_\theta(x)` as ``k`` grows when the weights are bounded [5];
+:func:`importance_weighted_bound` computes it from the log-weights.
 
 References:
     1. TensorFlow, ``tf.nn.sigmoid_cross_entropy_with_logits`` documentation.

@@ -59,10 +59,11 @@ class VAE(DenseEncoderDecoder):
             ``"continuous_bernoulli"``: logits of a continuous Bernoulli, a proper
             density for grey-level pixels (the cross-entropy minus the log normalising
             constant); its reconstructions are the distribution's means.
-        beta: Weight of the KL term (1 gives the ELBO).
+        beta: Weight of the KL term (1 gives the ELBO); the one-sample ELBO only.
         pixel_reduction: ``"sum"`` (correct: a log-likelihood in nats) or ``"mean"``
             (the common mistake of averaging the reconstruction term over pixels,
-            which weakens it 784-fold against the KL term; kept to show its effect).
+            which weakens it 784-fold against the KL term; kept to show its effect);
+            the one-sample ELBO only.
         seed: Seed of the sampling noise.
         dropout: Fraction of hidden units dropped during training; 0 adds none.
         num_samples: Codes ``k`` drawn per image in training.
@@ -70,7 +71,8 @@ class VAE(DenseEncoderDecoder):
             reconstruction term from one code plus the KL in closed form; with ``k > 1``,
             the mean of the ``k`` log-weights). ``"iwae"``: minimise the negative
             importance-weighted bound of Burda et al. (2015),
-            ``-log (1/k) sum_s w_s``, tighter than the ELBO for ``k > 1``.
+            ``-log (1/k) sum_s w_s``, never looser than the ELBO in expectation, and
+            strictly tighter for ``k > 1`` unless ``q(z | x)`` is the exact posterior.
         **kwargs: Passed to ``keras.Model``.
 
     Example:
@@ -102,6 +104,15 @@ class VAE(DenseEncoderDecoder):
         check_choice(likelihood, LIKELIHOODS, "likelihood")
         check_choice(pixel_reduction, PIXEL_REDUCTIONS, "pixel_reduction")
         beta = check_non_negative(beta, "beta")
+        if (objective == "iwae" or num_samples > 1) and (beta != 1 or pixel_reduction != "sum"):
+            # Those objectives use whole log-weights, with no KL term to weigh and no
+            # reconstruction term to rescale: the settings would be silently ignored.
+            raise ValueError(
+                f"beta={beta:g} and pixel_reduction={pixel_reduction!r} apply to the "
+                "one-sample ELBO only (objective='elbo', num_samples=1); with "
+                f"objective={objective!r} and num_samples={num_samples} they would be "
+                "ignored. Use beta=1.0 and pixel_reduction='sum'."
+            )
         latent_dim = check_positive_int(latent_dim, "latent_dim")
         # The encoder outputs z_mean and z_log_var side by side: (batch, 2 * latent_dim).
         super().__init__(
