@@ -42,3 +42,31 @@ def test_execute_records_no_cell_timestamps():
     # nbclient would write four timestamps into every cell's metadata at each run.
     notebook = nbformat.v4.new_notebook(cells=_cells("x = 1"))
     assert notebooks_tool._client(notebook, timeout=60).record_timing is False
+
+
+def test_sync_of_a_markdown_edit_keeps_outputs_and_kernel_metadata(tmp_path, monkeypatch):
+    markdown = tmp_path / "chapter.md"
+    notebook = tmp_path / "chapter.ipynb"
+    header = (
+        "---\njupytext:\n  formats: ipynb,md:myst\n  text_representation:\n"
+        "    extension: .md\n    format_name: myst\n---\n\n"
+    )
+    cell = "```{code-cell} ipython3\nx = 1\nx\n```\n"
+    # The executed notebook: the code cell's output and the kernel's language_info.
+    executed = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("Old prose."), *_cells("x = 1\nx")]
+    )
+    executed.cells[1].outputs = [
+        nbformat.v4.new_output("execute_result", {"text/plain": "1"}, execution_count=1)
+    ]
+    executed.cells[1].execution_count = 1
+    executed.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
+    nbformat.write(executed, notebook)
+    markdown.write_text(header + "New prose.\n\n" + cell, encoding="utf-8")
+    monkeypatch.setattr(notebooks_tool, "pairs", lambda: [(markdown, notebook)])
+    monkeypatch.setattr(notebooks_tool, "ROOT", tmp_path)
+    notebooks_tool.sync([])
+    synced = nbformat.read(notebook, as_version=4)
+    assert synced.cells[0].source == "New prose."
+    assert synced.cells[1].outputs[0]["data"]["text/plain"] == "1"
+    assert synced.metadata["language_info"] == {"name": "python", "version": "3.11.7"}

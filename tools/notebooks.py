@@ -99,6 +99,9 @@ def sync(paths: list[Path]) -> None:
                     cell.outputs, cell.execution_count = outputs[cell.source.strip()]
             _keep_ids(old.cells, text.cells)
             text.metadata["vaebook"] = old.metadata.get("vaebook", {})
+            # What the last execution recorded about its kernel stays too.
+            if "language_info" in old.metadata:
+                text.metadata["language_info"] = old.metadata["language_info"]
         text.metadata["kernelspec"] = {
             "name": KERNEL,
             "display_name": "Python 3 (ipykernel)",
