@@ -22,7 +22,7 @@ One difference from the paper: there the encoder's variance depends on :math:`x`
 With ``likelihood="bernoulli"`` the data are pixels in ``[0, 1]`` (M2 on images). With
 ``likelihood="gaussian"`` they are real-valued features, and the decoder gives the mean
 of a diagonal Gaussian with one learned variance per feature: the paper's stacked model
-M1+M2 trains M2 on the codes of a VAE (M1) this way [1, section 3.2].
+M1+M2 trains M2 on the codes of a VAE (M1) this way [1, section 2.3].
 Here each example's loss is :math:`\mathcal L + \alpha\,(-\log q)` if it is labelled and
 :math:`\mathcal U` if not (label ``-1``), so that :func:`vaebook.train.train` trains the
 model on a mixed set with ``y_train`` holding ``-1`` for the unlabelled images. Every
