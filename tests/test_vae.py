@@ -147,29 +147,38 @@ def test_bounds_order_and_chunking():
     one = evaluate.vae_bounds(vae, x, num_samples=1)
     assert one["nll"] == pytest.approx(one["negative_elbo"], rel=1e-6)
     many = evaluate.vae_bounds(vae, x, num_samples=200, batch_size=16)
-    chunked = evaluate.vae_bounds(vae, x, num_samples=200, batch_size=16, max_decodes=100)
     assert many["nll"] <= many["negative_elbo"]
-    # The chunked run draws other noise: equal up to Monte Carlo error.
-    assert chunked["nll"] == pytest.approx(many["nll"], abs=0.5)
+    # Each image's noise is its own rows of one stream: chunking and batching change
+    # nothing but float32 round-off in the log-weights.
+    for batch_size, max_decodes in [(3, 100), (40, 50_000), (1, 7)]:
+        chunked = evaluate.vae_bounds(
+            vae, x, num_samples=200, batch_size=batch_size, max_decodes=max_decodes
+        )
+        for name in ("nll", "negative_elbo"):
+            assert chunked[name] == pytest.approx(many[name], rel=1e-6)
 
 
 def test_per_image_bounds_against_log_weights_written_out():
     train.set_seed(0)
     vae = VAE(latent_dim=2, encoder_units=(16,), seed=0)
     x = images(6)
-    per_image = evaluate.vae_bounds_per_image(vae, x, num_samples=50, batch_size=4)
-    assert per_image["negative_elbo"].shape == per_image["nll"].shape == (6,)
-    # The same noise, drawn here for each batch, through the model's own log-weights.
-    expected_elbo, expected_nll = [], []
-    for start in (0, 4):
-        batch = x[start : start + 4]
-        epsilon = rng.normal((50, len(batch), 2), rng.derive(0, start, 0))
-        w = vae.log_weights(batch, epsilon).numpy().astype(np.float64)  # (50, b)
-        expected_elbo += list(-w.mean(axis=0))
-        top = w.max(axis=0)
-        expected_nll += list(-(top + np.log(np.exp(w - top).mean(axis=0))))
-    assert np.allclose(per_image["negative_elbo"], expected_elbo, rtol=1e-6)
-    assert np.allclose(per_image["nll"], expected_nll, rtol=1e-6)
+    # Sample s of image i is row i * 50 + s of the vae_bounds stream: all the noise at
+    # once, through the model's own log-weights, reduced in float64 by hand.
+    key = rng.stream_key(0, rng.STREAMS["vae_bounds"])
+    epsilon = np.asarray(rng.normal_rows(key, 0, 6 * 50, 2)).reshape(6, 50, 2)
+    w = vae.log_weights(x, epsilon.transpose(1, 0, 2)).numpy().astype(np.float64)  # (50, 6)
+    expected_elbo = -w.mean(axis=0)
+    top = w.max(axis=0)
+    expected_nll = -(top + np.log(np.exp(w - top).mean(axis=0)))
+    # Batched, chunked within an image (a wrong chunk size or every chunk reusing the
+    # same noise would show here), and all at once.
+    for batch_size, max_decodes in [(4, 50_000), (4, 20), (1, 7), (6, 300)]:
+        per_image = evaluate.vae_bounds_per_image(
+            vae, x, num_samples=50, batch_size=batch_size, max_decodes=max_decodes
+        )
+        assert per_image["negative_elbo"].shape == per_image["nll"].shape == (6,)
+        assert np.allclose(per_image["negative_elbo"], expected_elbo, rtol=1e-6, atol=0)
+        assert np.allclose(per_image["nll"], expected_nll, rtol=1e-6, atol=0)
     means = evaluate.vae_bounds(vae, x, num_samples=50, batch_size=4)
     assert means["nll"] == pytest.approx(np.mean(per_image["nll"]), rel=1e-12)
 
@@ -306,9 +315,15 @@ def test_likelihood_regret_matches_a_keras_adam_loop():
     x = images(4, seed=1)
     steps, lr, samples = 25, 0.05, 8
     result = evaluate.likelihood_regret(vae, x, steps=steps, learning_rate=lr, num_samples=samples)
+
     # The same per-image fit, written with Keras' own Adam and a variable.
-    noise = rng.normal((steps, 4, 3), rng.derive(0, 0, 0))
-    final = rng.normal((samples, 4, 3), rng.derive(0, 0, 1))
+    # Row i of each of the two streams is image i's noise.
+    def rows(part, draws):
+        key = rng.stream_key(0, rng.STREAMS["likelihood_regret"], part)
+        noise = np.asarray(rng.normal_rows(key, 0, 4, draws * 3)).reshape(4, draws, 3)
+        return tf.constant(noise.transpose(1, 0, 2))  # (draws, 4, 3)
+
+    noise, final = rows(0, steps), rows(1, samples)
 
     def elbo(tau, epsilon):
         mean, log_var = tf.split(tau, 2, axis=-1)

@@ -394,17 +394,24 @@ def check_tensor_pair(x: tf.Tensor, other: tf.Tensor, x_name: str, other_name: s
                 raise ValueError(f"{name} contains NaN or infinite values.")
 
 
-def check_unit_interval(x: tf.Tensor, name: str) -> None:
-    """Checks (when executing eagerly) that a tensor's values lie in ``[0, 1]``.
+def check_unit_interval(x: tf.Tensor, name: str, upper: float = 1.0) -> None:
+    """Checks (when executing eagerly) that a tensor's values lie in ``[0, upper]``.
+
+    Args:
+        x: The tensor.
+        name: Its name, for the message.
+        upper: The largest value allowed (1 for pixels).
 
     Raises:
-        ValueError: Naming the range found.
+        ValueError: Naming the range found (and the likely cause of values up to 255).
     """
     if tf.executing_eagerly():
         low, high = float(tf.reduce_min(x)), float(tf.reduce_max(x))
-        if low < 0.0 or high > 1.0:
+        if low < 0.0 or high > upper:
+            hint = " (pixels of 0-255? divide them by 255)" if upper < high <= 255.0 else ""
             raise ValueError(
-                f"{name} has values in [{low:g}, {high:g}]; expected values in [0, 1]."
+                f"{name} has values in [{low:g}, {high:g}]; expected values in "
+                f"[0, {upper:g}]{hint}."
             )
 
 

@@ -4,6 +4,10 @@ Chapters 1 and 2 explain how these arrays are used. Every loader returns the *fu
 dataset (60,000 training and 10,000 test images), as float32 pixels in ``[0, 1]`` of
 shape ``(n, 28, 28)`` with uint8 class labels. Nothing is ever subsampled.
 
+Whatever the source, what was read is checked to be the original data (the SHA-256 of
+each file's content, :func:`check_identity`): the two datasets share file names, and
+Fashion-MNIST's files are refused where MNIST's were asked for.
+
 Where the data comes from is decided in one place, :func:`find_dataset_files`, in this
 order:
 
@@ -20,6 +24,7 @@ If none of these works, :class:`DatasetNotFoundError` says where it looked and w
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import struct
 import zlib
@@ -37,6 +42,7 @@ __all__ = [
     "Dataset",
     "DatasetNotFoundError",
     "binarize",
+    "check_identity",
     "find_dataset_files",
     "first_of_each_class",
     "load_fashion_mnist",
@@ -57,6 +63,24 @@ IDX_FILES = {
 
 # Expected shapes, so that a wrong or truncated file is caught by name.
 _EXPECTED_COUNT = {"x_train": 60_000, "y_train": 60_000, "x_test": 10_000, "y_test": 10_000}
+
+# SHA-256 of each original file's content (the array after the IDX header), so that a
+# copy is recognised whatever its gzip wrapper. The two datasets share file names and
+# shapes: only the content tells Fashion-MNIST's files from MNIST's.
+_CONTENT_SHA256 = {
+    "fashion-mnist": {
+        "x_train": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
+        "y_train": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+        "x_test": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+        "y_test": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
+    },
+    "mnist": {
+        "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
+        "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
+        "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
+        "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
+    },
+}
 
 _DOWNLOAD_HINT = {
     "fashion-mnist": "https://github.com/zalandoresearch/fashion-mnist (folder data/fashion)",
@@ -242,6 +266,53 @@ def _read_folder(folder: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def check_identity(name: str, arrays: dict[str, np.ndarray], source: str) -> None:
+    """Checks that the arrays read are the original files of dataset ``name``.
+
+    Labels must lie in 0-9, and each array's content must have the SHA-256 of the
+    original file's content (whatever its gzip wrapper). Fashion-MNIST's files where
+    MNIST's were expected (the two share file names) are refused by name.
+
+    Args:
+        name: ``"fashion-mnist"`` or ``"mnist"``.
+        arrays: ``x_train``, ``y_train``, ``x_test`` and ``y_test`` as read (uint8).
+        source: Where they were read from, for the message.
+
+    Raises:
+        DataError: Naming the file and what is wrong with it.
+    """
+    _check_name(name)
+    for key in ("y_train", "y_test"):
+        labels = np.asarray(arrays[key])
+        if labels.size and labels.max() > 9:
+            wrong = np.unique(labels[labels > 9])[:5].tolist()
+            raise DataError(
+                f"{source}: {IDX_FILES[key]} holds labels outside 0-9 (for example "
+                f"{wrong}); {name} has ten classes. The file is modified or of another "
+                "dataset: use the original files."
+            )
+    digests = {
+        key: hashlib.sha256(np.ascontiguousarray(arrays[key]).tobytes()).hexdigest()
+        for key in IDX_FILES
+    }
+    if digests == _CONTENT_SHA256[name]:
+        return
+    for other, expected in _CONTENT_SHA256.items():
+        if other != name and digests == expected:
+            raise DataError(
+                f"{source} holds the files of {other}, not of {name}: the two datasets "
+                f"share file names. Put each dataset's four files in a folder of its own "
+                f"(for example DATA/{name}/ and DATA/{other}/) and point to the right one."
+            )
+    wrong = [IDX_FILES[key] for key in IDX_FILES if digests[key] != _CONTENT_SHA256[name][key]]
+    raise DataError(
+        f"{source}: {', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not the "
+        f"original {name} file{'' if len(wrong) == 1 else 's'} (the content's SHA-256 "
+        "differs from the published data's). The file may be modified, re-encoded or of "
+        "another dataset: download the original files again."
+    )
+
+
 def _download(name: str) -> tuple[dict[str, np.ndarray], str]:
     """Downloads through ``keras.datasets`` into Keras' cache."""
     import keras  # Imported here: reading local files needs no TensorFlow.
@@ -271,6 +342,7 @@ def _load(name: str, data_dir: str | os.PathLike | None, class_names: tuple[str,
         arrays, source = _read_folder(folder), str(folder)
     else:
         arrays, source = _download(name)
+    check_identity(name, arrays, source)
     return Dataset(
         name=name,
         x_train=arrays["x_train"].astype(np.float32) / 255.0,

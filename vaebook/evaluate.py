@@ -9,6 +9,7 @@ agrees with a float64 NumPy computation to round-off (tested to 1e-6 relative).
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Callable
 
@@ -123,19 +124,23 @@ def reconstruction_metrics(
 
     Returns:
         A dict of means over images of per-image sums over pixels, with keys
-        ``"squared_error"`` (of ``sigmoid(logits)``), ``"cross_entropy"`` (nats),
+        ``"squared_error"`` (of the expected pixels: ``model.pixel_means(logits)`` where
+        the model has it, as a continuous-Bernoulli VAE does, else ``sigmoid(logits)``,
+        the same images ``model.reconstruct`` returns), ``"cross_entropy"`` (nats),
         ``"entropy_floor"`` (the cross-entropy's minimum for these targets) and
         ``"cross_entropy_gap"`` (cross-entropy minus floor).
     """
     x = as_images(x, "x", image_shape=getattr(model, "image_shape", None))
     batch_size = check_positive_int(batch_size, "batch_size")
 
+    pixel_means = getattr(model, "pixel_means", tf.sigmoid)
+
     @tf.function(jit_compile=use_xla(model), reduce_retracing=True)
     def per_image(batch: tf.Tensor) -> tf.Tensor:
         logits = model(batch, training=False)
         return tf.stack(
             [
-                squared_error(batch, tf.sigmoid(logits)),
+                squared_error(batch, pixel_means(logits)),
                 bernoulli_reconstruction_loss(batch, logits),
                 bernoulli_entropy(batch),
             ],
@@ -228,24 +233,33 @@ def vae_bounds_per_image(
     max_decodes = check_positive_int(max_decodes, "max_decodes")
     seed = check_non_negative_int(seed, "seed")
     labels = check_model_labels(model, labels, len(x))
+    _check_decodes_fit(model, max_decodes)
     latent_dim = model.latent_dim
+    key = rng.stream_key(seed, rng.STREAMS["vae_bounds"])
 
     # One compiled function: (images (b, ...), noise (s, b, latent_dim)) -> (s, b).
     log_weights = tf.function(model.log_weights, jit_compile=use_xla(model), reduce_retracing=True)
 
+    # Sample s of image i is row i * num_samples + s of one stream: an image's noise does
+    # not depend on batch_size, max_decodes or the other images. A call decodes all
+    # samples of as many images as max_decodes allows, or a chunk of one image's samples.
+    images_per_call = max(1, min(batch_size, max_decodes // num_samples))
+    chunk = min(num_samples, max_decodes)
     negative_elbo = np.empty(len(x))
     nll = np.empty(len(x))
-    for start in range(0, len(x), batch_size):
-        images = tf.convert_to_tensor(x[start : start + batch_size])
+    for start in range(0, len(x), images_per_call):
+        images = tf.convert_to_tensor(x[start : start + images_per_call])
         count = int(images.shape[0])
-        chunk = max(1, min(num_samples, max_decodes // count))
+        extra = {} if labels is None else {"labels": labels[start : start + count]}
         lse_parts, weight_sum = [], np.zeros(count)
         for done in range(0, num_samples, chunk):
             samples = min(chunk, num_samples - done)
-            # Each chunk's noise has its own stream, derived from (seed, first image,
-            # first sample): distinct seeds give independent estimates.
-            epsilon = rng.normal((samples, count, latent_dim), rng.derive(seed, start, done))
-            extra = {} if labels is None else {"labels": labels[start : start + count]}
+            if count == 1:
+                first = start * num_samples + done
+                epsilon = rng.normal_rows(key, first, samples, latent_dim)[:, None]
+            else:  # all the samples of each image: rows start * k ... (start + count) * k
+                epsilon = rng.normal_rows(key, start * num_samples, count * samples, latent_dim)
+                epsilon = tf.transpose(tf.reshape(epsilon, (count, samples, latent_dim)), (1, 0, 2))
             weights = log_weights(images, epsilon, **extra)  # (samples, count)
             lse_parts.append(tf.reduce_logsumexp(weights, axis=0))
             weight_sum += np.sum(weights.numpy(), axis=0, dtype=np.float64)
@@ -255,6 +269,33 @@ def vae_bounds_per_image(
         nll[start : start + count] = np.log(num_samples) - total  # (count,)
         negative_elbo[start : start + count] = -weight_sum / num_samples
     return {"negative_elbo": negative_elbo, "nll": nll, "num_samples": num_samples}
+
+
+#: Bytes of memory that one decoder evaluation is allowed, per output number, when
+#: checking ``max_decodes`` against the machine's memory: the decoder's output, the
+#: log-likelihood's intermediate arrays and the hidden layers, in float32.
+_BYTES_PER_DECODED_NUMBER = 4 * 8
+
+
+def _check_decodes_fit(model: keras.Model, max_decodes: int) -> None:
+    """Refuses a ``max_decodes`` whose decoder outputs could not fit in memory."""
+    image_shape = getattr(model, "image_shape", None)
+    if not image_shape:
+        return
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    per_decode = int(np.prod(image_shape)) * _BYTES_PER_DECODED_NUMBER
+    if max_decodes * per_decode > memory:
+        fits = max(1, memory // per_decode)
+        raise ValueError(
+            f"max_decodes={max_decodes} would hold about {max_decodes * per_decode / 2**30:.0f} "
+            f"GiB of decoder outputs at once, more than this machine's "
+            f"{memory / 2**30:.0f} GiB of memory: lower max_decodes (at most about "
+            f"{fits} fit; the default, 50,000, works everywhere). num_samples can stay "
+            "as it is: the work is done in chunks of max_decodes."
+        )
 
 
 def likelihood_regret(
@@ -350,13 +391,21 @@ def likelihood_regret(
         mean, log_var = tf.split(tau, 2, axis=-1)
         return before, elbo(images, mean, log_var, final_noise)
 
+    # Row i of each stream is image i's noise, whatever the batching.
+    fit_key = rng.stream_key(seed, rng.STREAMS["likelihood_regret"], 0)
+    final_key = rng.stream_key(seed, rng.STREAMS["likelihood_regret"], 1)
+
+    def rows(key: tf.Tensor, start: int, count: int, draws: int) -> tf.Tensor:
+        noise = rng.normal_rows(key, start, count, draws * latent_dim)
+        return tf.transpose(tf.reshape(noise, (count, draws, latent_dim)), (1, 0, 2))
+
     before = np.empty(len(x))
     after = np.empty(len(x))
     for start in range(0, len(x), batch_size):
         images = tf.convert_to_tensor(x[start : start + batch_size])
         count = int(images.shape[0])
-        noise = rng.normal((steps, count, latent_dim), rng.derive(seed, start, 0))
-        final_noise = rng.normal((num_samples, count, latent_dim), rng.derive(seed, start, 1))
+        noise = rows(fit_key, start, count, steps)  # (steps, count, latent_dim)
+        final_noise = rows(final_key, start, count, num_samples)
         elbo_before, elbo_after = fit(images, noise, final_noise)
         before[start : start + count] = elbo_before.numpy()
         after[start : start + count] = elbo_after.numpy()
@@ -480,18 +529,24 @@ def evaluate_losses(
     x: np.ndarray | tf.Tensor,
     batch_size: int = 1000,
     labels: np.ndarray | None = None,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Averages the model's per-example losses over a whole dataset, in batches.
 
     Per-example losses come from one compiled function per model (traced once) in
-    float32; their sum is accumulated in float64 on the host, so the result does not
-    depend on ``batch_size`` beyond float32 round-off in each example's own value.
+    float32; their sum is accumulated in float64 on the host. A model whose losses
+    draw noise (a VAE's codes, a denoising model's corruption; it says how much in
+    ``noise_per_example``) gets it from a stream of this function's own, in which row
+    ``i`` belongs to example ``i``: the result does not depend on ``batch_size`` beyond
+    float32 round-off in each example's own value, and evaluating never advances the
+    model's training noise (so validating during training leaves the run unchanged).
 
     Args:
         model: A model satisfying :class:`vaebook.checks.Trainable`.
         x: The examples, for instance the test images.
         batch_size: Examples per batch (memory only; the result does not depend on it).
         labels: The examples' labels, for a conditional model (and only for one).
+        seed: Seed of the evaluation noise, for models that draw noise.
 
     Returns:
         The mean of each entry of ``per_example_losses`` over all of ``x``.
@@ -510,14 +565,20 @@ def evaluate_losses(
     )
     batch_size = check_positive_int(batch_size, "batch_size")
     labels = check_model_labels(model, labels, len(x))
+    seed = check_non_negative_int(seed, "seed")
+    noise_length = int(getattr(model, "noise_per_example", 0))
+    key = rng.stream_key(seed, rng.STREAMS["evaluate_losses"])
     step = _per_example_step(model)
     totals: dict[str, float] = {}
     for start in range(0, len(x), batch_size):
         batch = tf.convert_to_tensor(x[start : start + batch_size])
-        if labels is None:
-            values = step(batch)
-        else:
-            values = step(batch, tf.constant(labels[start : start + batch_size], tf.int32))
+        count = int(batch.shape[0])
+        arguments = {}
+        if labels is not None:
+            arguments["labels"] = tf.constant(labels[start : start + count], tf.int32)
+        if noise_length:
+            arguments["noise"] = rng.normal_rows(key, start, count, noise_length)
+        values = step(batch, **arguments)
         for name, value in values.items():
             totals[name] = totals.get(name, 0.0) + float(np.sum(value.numpy(), dtype=np.float64))
     return {name: total / len(x) for name, total in totals.items()}
@@ -532,8 +593,12 @@ def _per_example_step(model: keras.Model) -> Callable[[tf.Tensor], dict[str, tf.
     if step is None:
 
         @tf.function(jit_compile=use_xla(model), reduce_retracing=True)
-        def step(x: tf.Tensor, labels: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        def step(
+            x: tf.Tensor, labels: tf.Tensor | None = None, noise: tf.Tensor | None = None
+        ) -> dict[str, tf.Tensor]:
             extra = {} if labels is None else {"labels": labels}
+            if noise is not None:
+                extra["noise"] = noise
             return model.per_example_losses(x, training=False, **extra)  # each (batch,)
 
         _EVAL_STEPS[model] = step

@@ -41,7 +41,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from vaebook.checks import as_images, check_positive_int
+from vaebook.checks import as_images, check_non_negative_int, check_positive, check_positive_int
 from vaebook.evaluate import squared_error_per_image
 from vaebook.models import VAE, Autoencoder, ConditionalVAE, ConvAutoencoder, ConvVAE
 from vaebook.pca import PCA
@@ -96,6 +96,10 @@ class Experiment:
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
+        for field_name in ("epochs", "batch_size", "quick_epochs"):
+            check_positive_int(getattr(self, field_name), f"Experiment {self.name!r}: {field_name}")
+        check_positive(self.learning_rate, f"Experiment {self.name!r}: learning_rate")
+        check_non_negative_int(self.seed, f"Experiment {self.name!r}: seed")
         object.__setattr__(self, "model_args", MappingProxyType(dict(self.model_args)))
 
     def build(self) -> keras.Model:

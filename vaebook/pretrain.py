@@ -35,6 +35,16 @@ from vaebook.train import train
 __all__ = ["greedy_pretrain", "layer_pairs"]
 
 
+#: The layers of a dense stack (vaebook.models.common.dense_stack).
+_STACK_LAYERS = (
+    keras.layers.Dense,
+    keras.layers.Flatten,
+    keras.layers.Reshape,
+    keras.layers.Dropout,
+    keras.layers.InputLayer,
+)
+
+
 def _dense_layers(stack: keras.Sequential) -> list[keras.layers.Dense]:
     return [layer for layer in stack.layers if isinstance(layer, keras.layers.Dense)]
 
@@ -50,12 +60,27 @@ def layer_pairs(model: Autoencoder) -> list[tuple[keras.layers.Dense, keras.laye
         stage ``k`` maps ``h_k`` to ``h_{k+1}`` and back.
 
     Raises:
-        TypeError: If ``model`` is not an autoencoder.
+        TypeError: If ``model`` is not a dense autoencoder (a convolutional one, say,
+            whose layers do not pair up as dense layers do).
         ValueError: If the decoder does not mirror the encoder.
     """
     if not isinstance(model, Autoencoder):
         raise TypeError(
             f"greedy layer-wise pretraining needs an Autoencoder; got {type(model).__name__}."
+        )
+    others = sorted(
+        {
+            type(layer).__name__
+            for stack in (model.encoder, model.decoder)
+            for layer in stack.layers
+            if not isinstance(layer, _STACK_LAYERS)
+        }
+    )
+    if others:
+        raise TypeError(
+            f"greedy layer-wise pretraining pairs dense layers, but this "
+            f"{type(model).__name__} also has {', '.join(others)} layers; it supports "
+            "dense autoencoders (Autoencoder and its dense subclasses) only."
         )
     encoder = _dense_layers(model.encoder)
     decoder = _dense_layers(model.decoder)[::-1]

@@ -32,7 +32,9 @@ is always compiled.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import random
+from collections.abc import Iterator, Sequence
 
 import keras
 import numpy as np
@@ -40,7 +42,17 @@ import tensorflow as tf
 
 from vaebook.checks import check_non_negative_int
 
-__all__ = ["Seed", "derive", "normal", "row_key", "uniform", "uniform_rows"]
+__all__ = [
+    "Seed",
+    "derive",
+    "normal",
+    "normal_rows",
+    "python_random_seeded",
+    "row_key",
+    "stream_key",
+    "uniform",
+    "uniform_rows",
+]
 
 #: An integer seed (the same draw every call), a key from :func:`derive`, or a
 #: generator (a fresh draw every call).
@@ -92,13 +104,35 @@ def normal(shape: Sequence[int] | tf.Tensor, seed: Seed, dtype: tf.DType = tf.fl
 _PHILOX = 1
 
 
-def row_key(seed: int) -> tf.Tensor:
-    """The Philox key of :func:`uniform_rows`' stream for ``seed``: a ``(1,)`` uint64 tensor.
+def stream_key(seed: int, *path: int) -> tf.Tensor:
+    """The Philox key of a row-indexed stream (:func:`uniform_rows`, :func:`normal_rows`).
 
-    It is the first word of :func:`derive` ``(seed, 1)``, so it shares nothing with the
-    streams of :func:`uniform` and :func:`normal` for the same seed.
+    It is the first word of :func:`derive` ``(seed, *path)``: a ``(1,)`` uint64 tensor.
+    Distinct paths name unrelated streams; the package's own are listed in
+    :data:`STREAMS`.
     """
-    return tf.bitcast(derive(seed, 1)[:1], tf.uint64)
+    return tf.bitcast(derive(seed, *path)[:1], tf.uint64)
+
+
+#: The first entry of the path of each row-indexed stream the package draws, so that no
+#: two share numbers: the training run's binarisation noise, and the noise of the
+#: stochastic metrics, in which row ``i`` belongs to image ``i`` of the evaluated set.
+STREAMS = {
+    "binarisation": 1,
+    "evaluate_losses": 2,
+    "vae_bounds": 3,
+    "likelihood_regret": 4,
+    "model_construction": 5,
+}
+
+
+def row_key(seed: int) -> tf.Tensor:
+    """The Philox key of the training binarisation stream for ``seed`` (``(1,)`` uint64).
+
+    It is :func:`stream_key` ``(seed, 1)``, so it shares nothing with the streams of
+    :func:`uniform` and :func:`normal` for the same seed.
+    """
+    return stream_key(seed, STREAMS["binarisation"])
 
 
 def uniform_rows(
@@ -135,3 +169,58 @@ def uniform_rows(
         alg=_PHILOX,
     )  # (rows, 4 * counters_per_row)
     return numbers[:, :length]
+
+
+def normal_rows(
+    key: tf.Tensor,
+    first_row: int,
+    rows: int,
+    length: int,
+) -> tf.Tensor:
+    """Rows of a counter-based stream of standard normal numbers.
+
+    Row ``r`` is the inverse normal CDF of uniforms made from row ``r`` of
+    :func:`uniform_rows` (of twice the length: two float32 uniforms, 23 bits each, make
+    one uniform of 46 bits, shifted by half its step so that none is 0 or 1; with 23
+    bits, two independent streams would share about 2 % of their values exactly). Row
+    ``r`` depends only on ``key``, ``length`` and ``r``. The stochastic metrics give
+    row ``i`` to image ``i`` of the evaluated set: an image's noise is then the same
+    whatever the batch size, the chunking or the other images evaluated with it. Draw
+    rows outside compiled functions (eagerly), where the numbers are those of
+    TensorFlow's kernel.
+
+    Args:
+        key: A ``(1,)`` uint64 key from :func:`stream_key`.
+        first_row: Index of the first row, an integer >= 0.
+        rows: Number of rows.
+        length: Numbers per row.
+
+    Returns:
+        A float32 tensor of shape ``(rows, length)``.
+    """
+    uniforms = tf.cast(uniform_rows(key, first_row, rows, 2 * length), tf.float64)
+    high, low = uniforms[:, :length], uniforms[:, length:]  # each a multiple of 2**-23
+    fine = high + low * 2.0**-23 + 2.0**-47  # (rows, length), in (0, 1)
+    return tf.cast(tf.math.ndtri(fine), tf.float32)
+
+
+@contextlib.contextmanager
+def python_random_seeded(seed: int) -> Iterator[None]:
+    """Seeds Python's ``random`` inside the block and restores its state afterwards.
+
+    Keras draws the seeds of initialisers and dropout layers created without one from
+    Python's ``random`` module. Building a model inside this block therefore gives the
+    same initial weights and dropout masks for the same ``seed`` in any process,
+    without :func:`vaebook.train.set_seed` and without disturbing the global stream.
+
+    Args:
+        seed: An integer >= 0.
+    """
+    seed = check_non_negative_int(seed, "seed")
+    state = random.getstate()
+    words = np.random.SeedSequence(seed, spawn_key=(STREAMS["model_construction"],))
+    random.seed(int(words.generate_state(1, dtype=np.uint64)[0]))
+    try:
+        yield
+    finally:
+        random.setstate(state)

@@ -5,9 +5,15 @@ package version of that loop. It differs only in speed and care:
 
 * the step is a ``tf.function`` compiled with XLA, and the training set is put on the
   device once, each batch being gathered inside the compiled step;
-* the loss is checked after every epoch: a NaN or infinity stops training with a
-  message naming the epoch and step, instead of carrying on with garbage;
-* shuffling, initialisation and dropout are seeded, so a run is repeatable.
+* the loss is checked after every epoch: a NaN or infinity, or a finite loss that
+  explodes (more than ``DIVERGENCE_FACTOR`` times the untrained model's, see
+  :func:`diverged`), stops training with a message naming the epoch, instead of
+  carrying on with garbage;
+* a run is repeatable from the seeds it is given, in any process: the model's
+  ``seed`` fixes its initial weights, dropout masks and sampling noise (models built
+  with ``seed=None`` take them from the global state, :func:`set_seed`), and
+  ``train``'s ``seed`` fixes the shuffling order and the input noise. Validation
+  (``x_val``) draws from a stream of its own and leaves the run unchanged.
 
 Any model that satisfies the protocol :class:`vaebook.checks.Trainable` can be trained:
 it needs a method ``per_example_losses(x, training) -> dict`` whose ``"loss"`` entry
@@ -34,6 +40,7 @@ import tensorflow as tf
 from vaebook.checkpoint import (
     CHECKPOINT_FILE,
     check_checkpoint_dir,
+    data_fingerprint,
     load_checkpoint,
     save_checkpoint,
 )
@@ -52,9 +59,11 @@ from vaebook.rng import row_key, uniform_rows
 from vaebook.runtime import use_xla
 
 __all__ = [
+    "DIVERGENCE_FACTOR",
     "QUICK_ENV_VAR",
     "History",
     "TrainingDivergedError",
+    "diverged",
     "epochs_for",
     "is_quick",
     "DEFAULT_STEPS_PER_CALL",
@@ -71,7 +80,31 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 
 
 class TrainingDivergedError(RuntimeError):
-    """Raised when the training loss becomes NaN or infinite."""
+    """Raised when the training loss becomes NaN or infinite, or explodes."""
+
+
+#: An epoch's mean loss above ``start + DIVERGENCE_FACTOR * max(|start|, 1)``, where
+#: ``start`` is the untrained model's loss on the first batch, stops training.
+DIVERGENCE_FACTOR = 10.0
+
+
+def diverged(loss: float, start: float) -> bool:
+    """Whether a finite epoch loss has exploded relative to the untrained model's.
+
+    Training lowers the loss; a loss that ends an epoch more than ``DIVERGENCE_FACTOR``
+    times the starting loss's size above it has diverged (an autoencoder at learning
+    rate 1e3 goes from about 540 to 3e5 nats) even though it stayed finite. The scale
+    is at least 1, so that a loss starting near 0 (or negative, as Gaussian
+    log-likelihoods can be) is judged on an absolute scale.
+
+    Args:
+        loss: An epoch's mean loss.
+        start: The untrained model's loss (the first step's batch mean).
+
+    Returns:
+        True if training should stop.
+    """
+    return loss > start + DIVERGENCE_FACTOR * max(abs(start), 1.0)
 
 
 def is_quick() -> bool:
@@ -329,15 +362,28 @@ def make_train_block(
 DEFAULT_STEPS_PER_CALL = 100
 
 
+_DIVERGENCE_CAUSES = (
+    "Likely causes: a learning rate too high for this model, inputs outside the "
+    "range the loss expects, or a numerically unstable loss (compute cross-entropy "
+    "from logits, and log-variances rather than variances)."
+)
+
+
 def _describe_divergence(name: str, step_losses: np.ndarray, epoch: int) -> str:
     bad = np.flatnonzero(~np.isfinite(step_losses))
     step = int(bad[0]) + 1
     value = step_losses[bad[0]]
     return (
         f"Training diverged: {name} became {value} at step {step} of epoch {epoch}. "
-        "Likely causes: a learning rate too high for this model, inputs outside the "
-        "range the loss expects, or a numerically unstable loss (compute cross-entropy "
-        "from logits, and log-variances rather than variances)."
+        + _DIVERGENCE_CAUSES
+    )
+
+
+def _describe_explosion(loss: float, start: float, epoch: int) -> str:
+    return (
+        f"Training diverged: the loss rose from {start:.6g} (the untrained model, first "
+        f"batch) to a mean of {loss:.6g} in epoch {epoch}, more than "
+        f"{DIVERGENCE_FACTOR:g} times the starting loss's size above it. " + _DIVERGENCE_CAUSES
     )
 
 
@@ -458,7 +504,7 @@ def train(
     if optimizer is None:
         optimizer = keras.optimizers.Adam(check_positive(learning_rate, "learning_rate"))
     if checkpoint_dir is not None:
-        checkpoint_dir = check_checkpoint_dir(checkpoint_dir)
+        checkpoint_dir = check_checkpoint_dir(checkpoint_dir, writable=True)
 
     step = make_train_block(model, optimizer, jit_compile=jit_compile, binarize=binarize, seed=seed)
     x_all = tf.convert_to_tensor(x_train, dtype=tf.float32)  # (n, *image_shape), once.
@@ -488,6 +534,10 @@ def train(
         settings["input_sd"] = True
     if y_train is not None:
         settings["labels"] = True
+    if checkpoint_dir is not None:
+        # Which data the run trains on: another dataset of the same size is refused.
+        settings["data"] = data_fingerprint(x_train, y_train)
+    start_loss: float | None = None  # the untrained model's loss, for diverged()
     if checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT_FILE).is_file():
         state, rng_state = load_checkpoint(
             checkpoint_dir / CHECKPOINT_FILE,
@@ -503,6 +553,7 @@ def train(
             examples_per_second=list(state["examples_per_second"]),
         )
         rng.bit_generator.state = rng_state
+        start_loss = state.get("start_loss")
         if verbose >= 1:
             print(f"resumed from {checkpoint_dir} after epoch {history.epochs}")
 
@@ -540,6 +591,11 @@ def train(
         sizes = np.full(num_steps, batch_size, dtype=np.float64)
         sizes[-1] = num_examples - batch_size * (num_steps - 1)
         logs = {name: float(np.dot(values[name], sizes) / num_examples) for name in names}
+        if "loss" in values:
+            if start_loss is None:
+                start_loss = float(values["loss"][0])  # before the first update
+            if diverged(logs["loss"], start_loss):
+                raise TrainingDivergedError(_describe_explosion(logs["loss"], start_loss, epoch))
         if x_val is not None:
             for name, value in evaluate_losses(model, x_val, labels=y_val).items():
                 logs[f"val_{name}"] = value
@@ -559,6 +615,7 @@ def train(
                 rng.bit_generator.state,
                 history,
                 settings=settings,
+                extra_state={"start_loss": start_loss},
             )
         if verbose >= 1 and (epoch % log_every == 0 or epoch == epochs):
             shown = "  ".join(f"{name} {value:.4f}" for name, value in logs.items())

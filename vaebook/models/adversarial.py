@@ -72,8 +72,7 @@ class AdversarialAutoencoder(Autoencoder):
         self.adversarial_learning_rate = check_positive(
             adversarial_learning_rate, "adversarial_learning_rate"
         )
-        self.seed = seed
-        super().__init__(latent_dim=latent_dim, **kwargs)
+        super().__init__(latent_dim=latent_dim, seed=seed, **kwargs)
 
     def _create_state(self) -> None:
         self.discriminator = dense_stack(
@@ -106,14 +105,27 @@ class AdversarialAutoencoder(Autoencoder):
         """``-log D(z_code)`` per example: small when the codes fool the discriminator."""
         return _binary_cross_entropy(self.discriminator(z_code, training=True), 1.0)
 
-    def per_example_losses(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+    @property
+    def noise_per_example(self) -> int:
+        """Standard normal numbers per example that :meth:`per_example_losses` takes."""
+        return self.latent_dim
+
+    def per_example_losses(
+        self, x: tf.Tensor, training: bool = False, noise: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
         """The three phases' losses for a batch, without updating anything.
 
         ``"loss"`` is the reconstruction loss (what the autoencoder phase minimises).
+        ``noise``, of shape ``(batch, latent_dim)``, gives the prior draws that the
+        discriminator's loss compares with the codes; ``None`` draws them from the
+        model's generator.
         """
         z_code = self.encode(x, training=training)  # (batch, latent_dim)
         reconstruction_loss = self.reconstruction_loss(x, self.decode(z_code, training=training))
-        z_prior = self.sample_prior(tf.shape(z_code)[0])
+        if noise is None:
+            z_prior = self.sample_prior(tf.shape(z_code)[0])
+        else:
+            z_prior = tf.reshape(tf.convert_to_tensor(noise, z_code.dtype), tf.shape(z_code))
         return {
             "loss": reconstruction_loss,
             "reconstruction_loss": reconstruction_loss,

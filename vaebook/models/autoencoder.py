@@ -44,6 +44,9 @@ class Autoencoder(DenseEncoderDecoder):
             over pixels.
         dropout: Fraction of hidden units dropped during training (the dropout
             autoencoder of chapter 3); 0, the default, adds no dropout layers.
+        seed: Seed of the initial weights and the dropout masks (and of a subclass's
+            noise), so that the same seed builds the same model in any process;
+            ``None`` takes them from the global state (:func:`vaebook.train.set_seed`).
         **kwargs: Passed to ``keras.Model`` (e.g. ``name``).
 
     Example:
@@ -62,9 +65,11 @@ class Autoencoder(DenseEncoderDecoder):
         activation: str = "relu",
         reconstruction: str = "bernoulli",
         dropout: float = 0.0,
+        seed: int | None = None,
         **kwargs: Any,
     ) -> None:
         check_choice(reconstruction, RECONSTRUCTIONS, "reconstruction")
+        self.seed = seed
         super().__init__(
             latent_dim,
             encoder_units,
@@ -84,7 +89,7 @@ class Autoencoder(DenseEncoderDecoder):
 
     def encode(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Maps images ``(batch, *image_shape)`` to codes ``(batch, latent_dim)``."""
-        x = as_model_input(x, self.image_shape)
+        x = self.check_pixels(x)
         return self.encoder(x, training=training)
 
     def decode(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
@@ -122,7 +127,7 @@ class Autoencoder(DenseEncoderDecoder):
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, for saving and cloning."""
-        return super().get_config() | {"reconstruction": self.reconstruction}
+        return super().get_config() | {"reconstruction": self.reconstruction, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Autoencoder:

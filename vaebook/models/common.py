@@ -2,14 +2,136 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
+import numpy as np
+import tensorflow as tf
 
-from vaebook.checks import check_fraction, check_positive_int, check_units
+from vaebook.checks import (
+    as_model_input,
+    check_fraction,
+    check_non_negative_int,
+    check_positive_int,
+    check_unit_interval,
+    check_units,
+    model_inputs_in_unit_interval,
+)
+from vaebook.rng import python_random_seeded
 
-__all__ = ["DenseEncoderDecoder", "dense_stack"]
+__all__ = ["DenseEncoderDecoder", "SeededModel", "dense_stack"]
+
+_CONSTRUCTING = threading.local()
+
+
+def _seed_argument(init: Callable[..., None], args: tuple, kwargs: dict) -> object:
+    """The ``seed`` a constructor call was given (by name, position or ``**kwargs``)."""
+    try:
+        bound = inspect.signature(init).bind_partial(None, *args, **kwargs).arguments
+    except TypeError:
+        return kwargs.get("seed")
+    if "seed" in bound:
+        return bound["seed"]
+    extra = next(
+        (value for name, value in bound.items() if name == "kwargs" and isinstance(value, dict)),
+        {},
+    )
+    return extra.get("seed")
+
+
+def _seeded(init: Callable[..., None]) -> Callable[..., None]:
+    """Runs the outermost constructor call inside :func:`vaebook.rng.python_random_seeded`."""
+
+    @functools.wraps(init)
+    def wrapper(self: keras.Model, *args: Any, **kwargs: Any) -> None:
+        if getattr(_CONSTRUCTING, "active", False):
+            init(self, *args, **kwargs)  # A parent constructor, inside the child's.
+            return
+        seed = _seed_argument(init, args, kwargs)
+        _CONSTRUCTING.active = True
+        try:
+            if seed is None:
+                init(self, *args, **kwargs)
+            else:
+                with python_random_seeded(check_non_negative_int(seed, "seed")):
+                    init(self, *args, **kwargs)
+        finally:
+            _CONSTRUCTING.active = False
+
+    # Keras reads the constructor's signature to record its arguments.
+    wrapper.__signature__ = inspect.signature(init)  # type: ignore[attr-defined]
+    return wrapper
+
+
+class SeededModel(keras.Model):
+    """A Keras model whose ``seed`` argument also fixes its initial weights and dropout.
+
+    Keras takes the seeds of initialisers and dropout layers created without one from
+    Python's ``random`` module, so that two processes building the "same" model get
+    different weights unless the global state is seeded first. A subclass's constructor
+    called with ``seed=s`` (not ``None``) runs inside
+    :func:`vaebook.rng.python_random_seeded`, so its weights and dropout masks depend on
+    ``s`` alone (tested in two processes); ``seed=None`` leaves them to the global state
+    (:func:`vaebook.train.set_seed`).
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _seeded(cls.__dict__["__init__"])
+
+    def _noise_generators(self) -> list[tuple[str, keras.random.SeedGenerator]]:
+        """The model's own noise generators, by attribute name."""
+        return sorted(
+            (name, value)
+            for name, value in vars(self).items()
+            if isinstance(value, keras.random.SeedGenerator)
+        )
+
+    def save_own_variables(self, store: Any) -> None:
+        """Saves the weights and, unlike Keras, the states of the noise generators.
+
+        A model reloaded from a ``.keras`` file then draws the same noise next as the
+        model that was saved would have (tested).
+        """
+        super().save_own_variables(store)
+        for name, generator in self._noise_generators():
+            store[_GENERATOR_PREFIX + name] = np.asarray(generator.state)
+
+    def load_own_variables(self, store: Any) -> None:
+        """Loads what :meth:`save_own_variables` saved (files without states load too)."""
+        names = [key for key in store.keys() if key.startswith(_GENERATOR_PREFIX)]
+        super().load_own_variables(_StoreWithout(store, names))
+        generators = dict(self._noise_generators())
+        for key in names:
+            generator = generators.get(key[len(_GENERATOR_PREFIX) :])
+            if generator is not None:
+                generator.state.assign(np.asarray(store[key]))
+
+
+#: Key prefix of a noise generator's state in a ``.keras`` file's variables.
+_GENERATOR_PREFIX = "seed_generator:"
+
+
+class _StoreWithout:
+    """A read-only view of a Keras variable store without some of its keys."""
+
+    def __init__(self, store: Any, hidden: list[str]) -> None:
+        self._store, self._hidden = store, set(hidden)
+
+    def keys(self) -> list[str]:
+        return [key for key in self._store.keys() if key not in self._hidden]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._store[key]
+
+    def __len__(self) -> int:
+        return len(self.keys())
 
 
 def dense_stack(
@@ -57,7 +179,7 @@ def dense_stack(
     return keras.Sequential(layers, name=name)
 
 
-class DenseEncoderDecoder(keras.Model):
+class DenseEncoderDecoder(SeededModel):
     """Base of the dense model families: shared hyperparameters, encoder and decoder.
 
     Checks the shared hyperparameters and builds an encoder (images to ``code_outputs``
@@ -133,6 +255,23 @@ class DenseEncoderDecoder(keras.Model):
             dropout=self.dropout,
         )
         return encoder, decoder
+
+    def check_pixels(self, x: object) -> tf.Tensor:
+        """``x`` as a float32 batch of this model's inputs, checked at the door.
+
+        Shapes are checked when traced; NaN, infinity and (for models of pixels)
+        values outside ``[0, 1]`` when running eagerly, before anything is computed
+        from ``x``, so that ``model(x * 255)`` is refused by name.
+        """
+        x = as_model_input(x, self.image_shape)
+        if model_inputs_in_unit_interval(self):
+            check_unit_interval(x, "x", upper=self.input_upper_bound)
+        return x
+
+    @property
+    def input_upper_bound(self) -> float:
+        """The largest input value the encoder accepts: 1 for pixels."""
+        return 1.0
 
     def build(self, input_shape: Sequence[int | None] | None = None) -> None:
         """Marks the model built: all weights are created in the constructor."""

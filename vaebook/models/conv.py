@@ -349,9 +349,24 @@ class ConditionalVAE(ConvVAE):
         return encoder, decoder
 
     def one_hot(self, labels: object) -> tf.Tensor:
-        """Checks integer labels and returns them one-hot, shape ``(batch, num_classes)``."""
+        """Checks integer labels and returns them one-hot, shape ``(batch, num_classes)``.
+
+        Labels are checked eagerly by value and, inside a compiled function, by an
+        in-graph assertion. XLA drops assertions, so there a label outside
+        ``[0, num_classes)`` gives a row of NaN instead of ``tf.one_hot``'s silent row
+        of zeros: whatever is computed from it is NaN, and training stops on it.
+        """
         labels = as_label_input(labels, self.num_classes)
-        return tf.one_hot(labels, self.num_classes, dtype=tf.float32)
+        y = tf.one_hot(labels, self.num_classes, dtype=tf.float32)
+        if tf.executing_eagerly():
+            return y
+        valid = (labels >= 0) & (labels < self.num_classes)  # (batch,)
+        tf.debugging.assert_equal(
+            tf.reduce_all(valid),
+            True,
+            message=f"ConditionalVAE: labels must lie in [0, {self.num_classes})",
+        )
+        return tf.where(valid[:, None], y, tf.fill(tf.shape(y), float("nan")))
 
     def _join_label(self, inputs: tf.Tensor, labels: object, name: str) -> tf.Tensor:
         """``[inputs, one_hot(labels)]`` side by side, after checking one label each."""
@@ -367,7 +382,7 @@ class ConditionalVAE(ConvVAE):
         self, x: tf.Tensor, labels: object, training: bool = False
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """Returns ``(z_mean, z_log_var)`` of ``q(z | x, y)``, each ``(batch, latent_dim)``."""
-        x = as_model_input(x, self.image_shape)
+        x = self.check_pixels(x)
         features = self.encoder(x, training=training)  # (batch, features)
         code = self.encoder_output(self._join_label(features, labels, "images"))
         z_mean, z_log_var = tf.split(code, 2, axis=-1)
@@ -436,7 +451,11 @@ class ConditionalVAE(ConvVAE):
         )
 
     def per_example_losses(  # type: ignore[override]
-        self, x: tf.Tensor, training: bool = False, labels: object = None
+        self,
+        x: tf.Tensor,
+        training: bool = False,
+        labels: object = None,
+        noise: tf.Tensor | None = None,
     ) -> dict[str, tf.Tensor]:
         """The negative ELBO of ``p(x | y)`` per example, as :meth:`VAE.per_example_losses`.
 
@@ -444,14 +463,20 @@ class ConditionalVAE(ConvVAE):
             x: Images, shape ``(batch, *image_shape)``.
             training: Whether layers run in training mode.
             labels: Their labels, shape ``(batch,)``; required.
+            noise: As in :meth:`VAE.per_example_losses`.
 
         Returns:
             ``"loss"``, ``"reconstruction_loss"`` and ``"kl_loss"``, each ``(batch,)``.
         """
         self._need_labels(labels)
         z_mean, z_log_var = self.encode(x, labels, training=training)
+        epsilon = self._epsilon(noise, tf.shape(z_mean)[0])
         return self._elbo_losses(
-            x, z_mean, z_log_var, lambda z: self.decode(z, labels, training=training)
+            x,
+            z_mean,
+            z_log_var,
+            lambda z: self.decode(z, labels, training=training),
+            None if epsilon is None else epsilon[0],
         )
 
     def _need_labels(self, labels: object) -> None:

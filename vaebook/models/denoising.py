@@ -10,6 +10,7 @@ probability ``level``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -126,21 +127,51 @@ class DenoisingAutoencoder(Autoencoder):
         if rescale and (noise != "masking" or self.noise_level >= 1):
             raise ValueError("rescale applies to masking noise with a rate below 1.")
         self.rescale = rescale
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
 
     def _create_state(self) -> None:
         self.noise_generator = keras.random.SeedGenerator(self.seed)
 
-    def per_example_losses(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+    @property
+    def input_upper_bound(self) -> float:
+        """1, or ``1 / (1 - noise_level)`` for rescaled masking noise."""
+        return 1.0 / (1.0 - self.noise_level) if self.rescale else 1.0
+
+    @property
+    def noise_per_example(self) -> int:
+        """Standard normal numbers per example that :meth:`per_example_losses` takes."""
+        return self.num_pixels
+
+    def per_example_losses(
+        self, x: tf.Tensor, training: bool = False, noise: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
         """Loss of reconstructing each clean image from a freshly corrupted copy.
+
+        Args:
+            x: Clean images in ``[0, 1]``, shape ``(batch, *image_shape)``.
+            training: Whether layers run in training mode.
+            noise: Standard normal numbers of shape ``(batch, noise_per_example)`` that
+                decide the corruption (Gaussian noise itself; for masking, a pixel is
+                dropped where its number's normal CDF is below the rate), so that
+                :func:`vaebook.evaluate.evaluate_losses` never draws from the training
+                stream. ``None`` draws from the model's generator.
 
         Returns:
             ``{"loss": ..., "reconstruction_loss": ...}``, each of shape ``(batch,)``.
         """
-        x = as_model_input(x, self.image_shape)
-        noisy = corrupt(
-            x, self.noise, self.noise_level, seed=self.noise_generator, rescale=self.rescale
-        )
+        x = self.check_pixels(x)
+        if noise is None:
+            noisy = corrupt(
+                x, self.noise, self.noise_level, seed=self.noise_generator, rescale=self.rescale
+            )
+        else:
+            normal = tf.reshape(tf.convert_to_tensor(noise, x.dtype), tf.shape(x))
+            if self.noise == "gaussian":
+                noisy = tf.clip_by_value(x + self.noise_level * normal, 0.0, 1.0)
+            else:
+                uniform = 0.5 * tf.math.erfc(-normal / math.sqrt(2.0))  # the normal CDF
+                keep = tf.cast(uniform >= self.noise_level, x.dtype)
+                noisy = x * keep / ((1.0 - self.noise_level) if self.rescale else 1.0)
         logits = self(noisy, training=training)  # (batch, *image_shape)
         reconstruction_loss = self.reconstruction_loss(x, logits)
         return {"loss": reconstruction_loss, "reconstruction_loss": reconstruction_loss}

@@ -82,7 +82,8 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
         likelihood: ``"bernoulli"`` (pixels in ``[0, 1]``; the decoder gives logits) or
             ``"gaussian"`` (real-valued features; the decoder gives means, with one
             learned log-variance per feature).
-        seed: Seed of the sampling noise.
+        seed: Seed of the initial weights and the sampling noise (``None``: the global
+            state, :func:`vaebook.train.set_seed`).
         **kwargs: Passed to ``keras.Model``.
 
     Example:
@@ -167,7 +168,7 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
 
     def classify(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Logits of ``q(y | x)``, shape ``(batch, num_classes)``."""
-        x = as_model_input(x, self.image_shape)
+        x = self.check_pixels(x)
         return self.classifier(x, training=training)
 
     def predict_labels(self, x: tf.Tensor) -> tf.Tensor:
@@ -202,7 +203,7 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
             labels: Their classes, shape ``(batch,)``.
             training: Whether layers run in training mode.
         """
-        x = as_model_input(x, self.image_shape)
+        x = self.check_pixels(x)
         return self._encode(x, self.one_hot(labels), training=training)
 
     def decode(  # type: ignore[override]
@@ -253,7 +254,7 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
             otherwise) and ``"loss"``: reconstruction plus KL plus ``alpha`` times the
             classification loss.
         """
-        x = as_model_input(x, self.image_shape)
+        x = self.check_pixels(x)
         labels = as_label_input(labels, self.num_classes, allow_unlabelled=True)
         epsilon = tf.convert_to_tensor(epsilon, dtype=x.dtype)
         wanted = (self.num_classes, x.shape[0], self.latent_dim)
@@ -301,8 +302,17 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
             "classification_loss": classification_loss,
         }
 
+    @property
+    def noise_per_example(self) -> int:
+        """Standard normal numbers per example: one code per class."""
+        return self.num_classes * self.latent_dim
+
     def per_example_losses(  # type: ignore[override]
-        self, x: tf.Tensor, training: bool = False, labels: object = None
+        self,
+        x: tf.Tensor,
+        training: bool = False,
+        labels: object = None,
+        noise: tf.Tensor | None = None,
     ) -> dict[str, tf.Tensor]:
         """The training objective per example (see :meth:`losses_given_noise`).
 
@@ -311,6 +321,9 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
             training: Whether layers run in training mode.
             labels: Shape ``(batch,)``: a class, or ``-1`` for an unlabelled image;
                 required (all ``-1`` gives the unsupervised bound of every image).
+            noise: Standard normal numbers, shape ``(batch, noise_per_example)``: row
+                ``i`` holds image ``i``'s code noise for each class. ``None`` draws
+                them from the model's generator.
 
         Returns:
             ``"loss"``, ``"reconstruction_loss"``, ``"kl_loss"`` and
@@ -321,9 +334,16 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
                 "SemiSupervisedVAE needs labels: a class for each labelled image and -1 "
                 "for each unlabelled one (y_train=... in vaebook.train.train)."
             )
-        x = as_model_input(x, self.image_shape)
-        shape = (self.num_classes, tf.shape(x)[0], self.latent_dim)
-        epsilon = rng.normal(shape, self.seed_generator, dtype=x.dtype)
+        x = self.check_pixels(x)
+        if noise is None:
+            shape = (self.num_classes, tf.shape(x)[0], self.latent_dim)
+            epsilon = rng.normal(shape, self.seed_generator, dtype=x.dtype)
+        else:
+            noise = tf.reshape(
+                tf.convert_to_tensor(noise, x.dtype),
+                (tf.shape(x)[0], self.num_classes, self.latent_dim),
+            )
+            epsilon = tf.transpose(noise, (1, 0, 2))  # (num_classes, batch, latent_dim)
         return self.losses_given_noise(x, labels, epsilon, training=training)
 
     def get_config(self) -> dict[str, Any]:

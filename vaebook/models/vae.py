@@ -64,7 +64,9 @@ class VAE(DenseEncoderDecoder):
             (the common mistake of averaging the reconstruction term over pixels,
             which weakens it 784-fold against the KL term; kept to show its effect);
             the one-sample ELBO only.
-        seed: Seed of the sampling noise.
+        seed: Seed of the initial weights, the dropout masks and the sampling noise, so
+            that the same seed builds the same model in any process; ``None`` takes
+            them from the global state (:func:`vaebook.train.set_seed`).
         dropout: Fraction of hidden units dropped during training; 0 adds none.
         num_samples: Codes ``k`` drawn per image in training.
         objective: ``"elbo"``: minimise the negative ELBO (with ``k = 1``, the
@@ -143,18 +145,31 @@ class VAE(DenseEncoderDecoder):
 
     def encode(self, x: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         """Returns ``(z_mean, z_log_var)``, each of shape ``(batch, latent_dim)``."""
-        x = as_model_input(x, self.image_shape)
+        x = self.check_pixels(x)
         z_mean, z_log_var = tf.split(self.encoder(x, training=training), 2, axis=-1)
         return z_mean, z_log_var
 
-    def sample(self, z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
+    def sample(
+        self, z_mean: tf.Tensor, z_log_var: tf.Tensor, epsilon: tf.Tensor | None = None
+    ) -> tf.Tensor:
         """Draws ``z = z_mean + exp(z_log_var / 2) * epsilon`` (the reparameterisation).
 
-        The noise ``epsilon ~ N(0, I)`` comes from the model's seeded generator, so the
-        draws are repeatable, and gradients flow to ``z_mean`` and ``z_log_var``.
+        The noise ``epsilon ~ N(0, I)`` comes from the model's seeded generator (the
+        training stream), unless it is given, so the draws are repeatable, and
+        gradients flow to ``z_mean`` and ``z_log_var``.
         """
-        epsilon = rng.normal(tf.shape(z_mean), self.seed_generator, dtype=z_mean.dtype)
+        if epsilon is None:
+            epsilon = rng.normal(tf.shape(z_mean), self.seed_generator, dtype=z_mean.dtype)
         return z_mean + tf.exp(0.5 * z_log_var) * epsilon  # (batch, latent_dim)
+
+    @property
+    def noise_per_example(self) -> int:
+        """Standard normal numbers :meth:`per_example_losses` draws per example.
+
+        :func:`vaebook.evaluate.evaluate_losses` passes that many as ``noise``, from a
+        stream of its own, so that evaluating never advances the training stream.
+        """
+        return self.num_samples * self.latent_dim
 
     def decode(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Maps codes to decoder outputs: logits (Bernoulli) or pre-sigmoid means."""
@@ -260,8 +275,17 @@ class VAE(DenseEncoderDecoder):
         log_qz_x = gaussian_log_density(z, z_mean, z_log_var, data_ndim=1)  # (k, batch)
         return log_px_z + log_pz - log_qz_x  # (k, batch)
 
-    def per_example_losses(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+    def per_example_losses(
+        self, x: tf.Tensor, training: bool = False, noise: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
         """The training objective per example.
+
+        Args:
+            x: Images in ``[0, 1]``, shape ``(batch, *image_shape)``.
+            training: Whether layers run in training mode.
+            noise: Standard normal noise of shape ``(batch, noise_per_example)``; row
+                ``i`` gives image ``i``'s ``num_samples`` codes. ``None`` draws it from
+                the model's generator.
 
         Returns:
             With ``objective="elbo"`` and ``num_samples=1``: ``"reconstruction_loss"``
@@ -272,16 +296,37 @@ class VAE(DenseEncoderDecoder):
             estimate or the negative importance-weighted bound from ``num_samples``
             codes. Each has shape ``(batch,)``.
         """
+        x = self.check_pixels(x)
+        epsilon = self._epsilon(noise, tf.shape(x)[0])
         if self.objective == "iwae" or self.num_samples > 1:
-            x = as_model_input(x, self.image_shape)
-            shape = (self.num_samples, tf.shape(x)[0], self.latent_dim)
-            epsilon = rng.normal(shape, self.seed_generator, dtype=x.dtype)
+            if epsilon is None:
+                shape = (self.num_samples, tf.shape(x)[0], self.latent_dim)
+                epsilon = rng.normal(shape, self.seed_generator, dtype=x.dtype)
             log_w = self.log_weights(x, epsilon, training=training)  # (k, batch)
             if self.objective == "iwae":
                 return {"loss": -importance_weighted_bound(log_w)}
             return {"loss": -tf.reduce_mean(log_w, axis=0)}
         z_mean, z_log_var = self.encode(x, training=training)
-        return self._elbo_losses(x, z_mean, z_log_var, lambda z: self.decode(z, training=training))
+        return self._elbo_losses(
+            x,
+            z_mean,
+            z_log_var,
+            lambda z: self.decode(z, training=training),
+            None if epsilon is None else epsilon[0],
+        )
+
+    def _epsilon(self, noise: tf.Tensor | None, batch: tf.Tensor) -> tf.Tensor | None:
+        """Noise ``(batch, num_samples * latent_dim)`` as ``(num_samples, batch, latent_dim)``."""
+        if noise is None:
+            return None
+        noise = tf.convert_to_tensor(noise, tf.float32)
+        if noise.shape.rank != 2 or noise.shape[-1] not in (None, self.noise_per_example):
+            raise ValueError(
+                f"noise must have shape (batch, {self.noise_per_example}) "
+                f"(noise_per_example); got {tuple(noise.shape)}."
+            )
+        noise = tf.reshape(noise, (batch, self.num_samples, self.latent_dim))
+        return tf.transpose(noise, (1, 0, 2))  # (num_samples, batch, latent_dim)
 
     def _elbo_losses(
         self,
@@ -289,9 +334,10 @@ class VAE(DenseEncoderDecoder):
         z_mean: tf.Tensor,
         z_log_var: tf.Tensor,
         decode: Callable[[tf.Tensor], tf.Tensor],
+        epsilon: tf.Tensor | None = None,
     ) -> dict[str, tf.Tensor]:
         """One-sample negative ELBO with the closed-form KL, given the encoder's output."""
-        z = self.sample(z_mean, z_log_var)  # (batch, latent_dim)
+        z = self.sample(z_mean, z_log_var, epsilon)  # (batch, latent_dim)
         reconstruction_loss = -self.log_likelihood(x, decode(z))
         kl_loss = gaussian_kl(z_mean, z_log_var)
         scale = 1.0 / self.num_pixels if self.pixel_reduction == "mean" else 1.0
