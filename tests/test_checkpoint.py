@@ -63,6 +63,7 @@ def weights_of(model):
 # --- Exact resumption ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(fashion, tmp_path):
     x_train = fashion.x_train[:1024]
 

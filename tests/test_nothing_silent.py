@@ -119,6 +119,7 @@ def _digest_in_a_fresh_process(seed):
     return next(line for line in result.stdout.splitlines() if line.startswith("DIGEST"))
 
 
+@pytest.mark.slow
 def test_the_seeds_given_are_enough_in_two_fresh_processes():
     # Neither process calls set_seed: the model's seed fixes its weights, dropout masks
     # and sampling noise, train's seed the order and the input noise.
@@ -221,8 +222,8 @@ def test_a_modified_image_file_is_refused_by_name(tmp_path):
     def bad(images):
         images[0, 0, 0] ^= 1
 
-    _rewrite_idx(folder / "train-images-idx3-ubyte.gz", bad)
-    with pytest.raises(data.DataError, match="train-images-idx3-ubyte.gz is not the original"):
+    _rewrite_idx(folder / "t10k-images-idx3-ubyte.gz", bad)
+    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte.gz is not the original"):
         data.load_mnist(data_dir=tmp_path)
 
 

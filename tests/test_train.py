@@ -1,3 +1,5 @@
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -250,6 +252,7 @@ def test_input_sd_draws_fresh_gaussian_inputs_around_the_means():
     assert first != second  # fresh draws each epoch
 
 
+@pytest.mark.slow
 def test_input_sd_of_zero_gives_the_run_without_it():
     x = np.random.default_rng(0).random((100, 28, 28), dtype=np.float32)
 
@@ -324,6 +327,7 @@ def test_data_of_the_wrong_image_shape_is_rejected_before_tracing():
         evaluate.evaluate_losses(model, np.zeros((0, 28, 28), np.float32))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("steps_per_call", [1, 3, 1000])
 def test_blocks_of_steps_give_bitwise_the_same_run_as_one_step_per_call(steps_per_call):
     # 250 images in batches of 32: 7 full steps and a last batch of 26, so blocks of 3
@@ -367,3 +371,18 @@ def test_bad_steps_per_call_is_rejected(steps_per_call):
     model = Autoencoder(latent_dim=2, encoder_units=(8,))
     with pytest.raises(ValueError, match="steps_per_call must be a positive integer"):
         train.train(model, x, epochs=1, verbose=0, steps_per_call=steps_per_call)
+
+
+def test_quick_mode_trains_on_a_declared_subset(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(train.QUICK_ENV_VAR, "1")
+    monkeypatch.setattr(train, "QUICK_TRAINING_IMAGES", 40)
+    monkeypatch.setattr(train, "_quick_notice_shown", False)
+    x = np.random.default_rng(0).random((64, 28, 28), dtype=np.float32)
+    model = Autoencoder(latent_dim=2, encoder_units=(8,), seed=0)
+    train.train(model, x, epochs=1, batch_size=8, checkpoint_dir=tmp_path, verbose=0)
+    assert "training on the first 40 of 64 images" in capsys.readouterr().out
+    with np.load(tmp_path / "checkpoint.npz") as stored:
+        state = json.loads(str(stored["state"]))
+    assert state["settings"]["num_examples"] == 40
+    monkeypatch.setenv(train.QUICK_ENV_VAR, "0")
+    assert train.quick_subset(64) == 64

@@ -219,6 +219,7 @@ def test_greedy_pretraining_trains_one_pair_per_stage_and_yields_a_working_autoe
 # --- Adversarial -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_adversarial_codes_are_closer_to_the_prior_than_a_plain_autoencoders(small_fashion):
     x_train, x_test = small_fashion
 
@@ -247,6 +248,7 @@ def test_adversarial_codes_are_closer_to_the_prior_than_a_plain_autoencoders(sma
     assert distances[-1] < 0.5 * evaluate.mmd_to_prior(codes(plain))
 
 
+@pytest.mark.slow
 def test_adversarial_training_resumes_exactly(small_fashion, tmp_path):
     x_train, _ = small_fashion
 

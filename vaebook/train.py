@@ -61,6 +61,7 @@ from vaebook.runtime import use_xla
 __all__ = [
     "DIVERGENCE_FACTOR",
     "QUICK_ENV_VAR",
+    "QUICK_TRAINING_IMAGES",
     "History",
     "TrainingDivergedError",
     "diverged",
@@ -73,8 +74,16 @@ __all__ = [
     "train",
 ]
 
-#: Set this environment variable to ``1`` for short runs (a few epochs, same data).
+#: Set this environment variable to ``1`` for short runs (a few epochs on a declared
+#: subset of the training images).
 QUICK_ENV_VAR = "VAEBOOK_QUICK"
+
+#: In quick mode :func:`train` uses at most this many training images (the first ones;
+#: MNIST's and Fashion-MNIST's are in no particular order), so that CI runs every
+#: chapter in minutes. Shapes, code paths and the test sets are unchanged.
+QUICK_TRAINING_IMAGES = 20_000
+
+_quick_notice_shown = False
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -110,6 +119,24 @@ def diverged(loss: float, start: float) -> bool:
 def is_quick() -> bool:
     """Whether quick mode is on (``VAEBOOK_QUICK`` set to ``1``, ``true`` or ``yes``)."""
     return os.environ.get(QUICK_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def quick_subset(count: int) -> int:
+    """How many of ``count`` training examples :func:`train` uses.
+
+    All of them, except in quick mode, where at most ``QUICK_TRAINING_IMAGES`` (the
+    first ones); the first time a run is cut, one line says so.
+    """
+    global _quick_notice_shown
+    if not is_quick() or count <= QUICK_TRAINING_IMAGES:
+        return count
+    if not _quick_notice_shown:
+        print(
+            f"quick mode ({QUICK_ENV_VAR}=1): training on the first "
+            f"{QUICK_TRAINING_IMAGES:,} of {count:,} images; full runs use all of them"
+        )
+        _quick_notice_shown = True
+    return QUICK_TRAINING_IMAGES
 
 
 def epochs_for(full: int, quick: int = 2) -> int:
@@ -410,6 +437,11 @@ def train(
 ) -> History:
     """Trains ``model`` by minibatch gradient descent on ``per_example_losses``.
 
+    In quick mode (``VAEBOOK_QUICK=1``, for CI) only the first
+    ``QUICK_TRAINING_IMAGES`` training examples are used (:func:`quick_subset`; one
+    line says so), except by a semi-supervised model; held-out data and everything
+    else are unchanged.
+
     Args:
         model: A model with ``per_example_losses(x, training)``.
         x_train: Training images, float in ``[0, 1]``.
@@ -487,6 +519,13 @@ def train(
                 f"(shape {x_train.shape}); got shape {input_sd.shape}, minimum "
                 f"{float(input_sd.min()):g}."
             )
+    # All of them, except in quick mode (a semi-supervised model's few labels may lie
+    # anywhere in the training set: it keeps them all).
+    semi_supervised = bool(getattr(model, "semi_supervised", False))
+    used = len(x_train) if semi_supervised else quick_subset(len(x_train))
+    x_train = x_train[:used]
+    y_train = None if y_train is None else y_train[:used]
+    input_sd = None if input_sd is None else input_sd[:used]
     if x_val is not None:
         x_val = as_images(
             x_val,
