@@ -163,6 +163,14 @@ def test_a_reloaded_model_draws_the_same_training_noise_next(make, tmp_path):
 # 2. The remaining silent and cryptic inputs.
 
 
+def _small_autoencoder():
+    return Autoencoder(latent_dim=2, encoder_units=(8,), seed=0)
+
+
+def _checkpoint_after_one_epoch(x, folder):
+    train.train(_small_autoencoder(), x, epochs=1, checkpoint_dir=folder, verbose=0)
+
+
 def test_a_finite_explosion_stops_training_with_a_message():
     model = Autoencoder(latent_dim=4, encoder_units=(32,), seed=0)
     with pytest.raises(train.TrainingDivergedError, match=r"loss rose from .* \(the untrained"):
@@ -230,14 +238,14 @@ def test_a_modified_image_file_is_refused_by_name(tmp_path):
 def test_a_checkpoint_does_not_resume_on_other_data(tmp_path):
     x, other = images(64), images(64, seed=1) * 0.5
     train.train(
-        Autoencoder(latent_dim=2, encoder_units=(8,), seed=0),
+        _small_autoencoder(),
         x,
         epochs=1,
         batch_size=32,
         checkpoint_dir=tmp_path,
         verbose=0,
     )
-    model = Autoencoder(latent_dim=2, encoder_units=(8,), seed=0)
+    model = _small_autoencoder()
     with pytest.raises(checkpoint.CheckpointMismatchError) as error:
         train.train(model, other, epochs=2, batch_size=32, checkpoint_dir=tmp_path, verbose=0)
     message = str(error.value)
@@ -248,7 +256,7 @@ def test_a_checkpoint_does_not_resume_on_other_data(tmp_path):
 def test_a_run_resumes_on_the_same_data(tmp_path):
     x = images(64)
     for epochs in (1, 2):
-        model = Autoencoder(latent_dim=2, encoder_units=(8,), seed=0)
+        model = _small_autoencoder()
         history = train.train(
             model, x, epochs=epochs, batch_size=32, checkpoint_dir=tmp_path, verbose=0
         )
@@ -317,13 +325,7 @@ def test_a_rescaled_masking_model_takes_its_brighter_inputs():
 @pytest.mark.parametrize("damage", ["shape", "nan"])
 def test_a_damaged_checkpoint_is_named(tmp_path, damage):
     x = images(32)
-    train.train(
-        Autoencoder(latent_dim=2, encoder_units=(8,), seed=0),
-        x,
-        epochs=1,
-        checkpoint_dir=tmp_path,
-        verbose=0,
-    )
+    _checkpoint_after_one_epoch(x, tmp_path)
     path = tmp_path / checkpoint.CHECKPOINT_FILE
     with np.load(path) as stored:
         arrays = {name: stored[name] for name in stored.files}
@@ -331,7 +333,7 @@ def test_a_damaged_checkpoint_is_named(tmp_path, damage):
         arrays["model_0"][:-1] if damage == "shape" else np.full_like(arrays["model_0"], np.nan)
     )
     np.savez(path, **arrays)
-    model = Autoencoder(latent_dim=2, encoder_units=(8,), seed=0)
+    model = _small_autoencoder()
     before = weights_of(model)
     expected = "of shape" if damage == "shape" else "holds NaN"
     with pytest.raises(ValueError, match=rf"{path} is damaged: its array model_0 .*{expected}"):
@@ -362,7 +364,7 @@ def test_an_unwritable_checkpoint_folder_is_found_before_training(tmp_path, monk
     monkeypatch.setattr(Path, "write_bytes", read_only)
     with pytest.raises(ValueError, match=r"checkpoint_dir .* cannot be written to \(Read-only"):
         train.train(
-            Autoencoder(latent_dim=2, encoder_units=(8,), seed=0),
+            _small_autoencoder(),
             images(32),
             epochs=1,
             checkpoint_dir=tmp_path / "run",
@@ -374,13 +376,7 @@ def test_an_unwritable_checkpoint_folder_is_found_before_training(tmp_path, monk
 
 def test_a_full_disk_names_the_checkpoint_and_keeps_the_previous_one(tmp_path, monkeypatch):
     x = images(32)
-    train.train(
-        Autoencoder(latent_dim=2, encoder_units=(8,), seed=0),
-        x,
-        epochs=1,
-        checkpoint_dir=tmp_path,
-        verbose=0,
-    )
+    _checkpoint_after_one_epoch(x, tmp_path)
     before = (tmp_path / checkpoint.CHECKPOINT_FILE).read_bytes()
 
     def full(path, **arrays):
@@ -390,7 +386,7 @@ def test_a_full_disk_names_the_checkpoint_and_keeps_the_previous_one(tmp_path, m
     monkeypatch.setattr(checkpoint.np, "savez", full)
     with pytest.raises(OSError, match=r"could not write the checkpoint .*checkpoint.npz \(No sp"):
         train.train(
-            Autoencoder(latent_dim=2, encoder_units=(8,), seed=0),
+            _small_autoencoder(),
             x,
             epochs=2,
             checkpoint_dir=tmp_path,

@@ -24,16 +24,26 @@ def read_cases(report: Path) -> list[tuple[str, str, float]]:
     root = ElementTree.parse(report).getroot()
     cases = []
     for case in root.iter("testcase"):
-        file = case.get("file") or case.get("classname", "?").replace(".", "/")
-        cases.append((file, case.get("name", "?"), float(case.get("time", 0.0))))
+        cases.append((_file_of(case), case.get("name", "?"), float(case.get("time", 0.0))))
     return cases
 
 
+def _file_of(case: ElementTree.Element) -> str:
+    """The file a JUnit test case names, from its class name when it has no file.
+
+    ``tests.test_vae`` is ``tests/test_vae.py``; nbval's
+    ``notebooks.04_deriving_the_vae.ipynb`` is ``notebooks/04_deriving_the_vae.ipynb``.
+    """
+    if case.get("file"):
+        return case.get("file", "?")
+    classname = case.get("classname", "?")
+    if classname.endswith(".ipynb"):
+        return classname[: -len(".ipynb")].replace(".", "/") + ".ipynb"
+    return classname.replace(".", "/") + ".py"
+
+
 def notebook_of(file: str, name: str) -> str:
-    """The notebook a cell item belongs to (nbval names items ``notebook::Cell N``)."""
-    for candidate in (file, name):
-        if ".ipynb" in candidate:
-            return candidate.split("::")[0].rsplit("/", 1)[-1]
+    """The notebook a cell item belongs to (nbval names its items ``Cell N``)."""
     return file.rsplit("/", 1)[-1]
 
 

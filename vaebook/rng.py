@@ -43,6 +43,7 @@ import tensorflow as tf
 from vaebook.checks import check_non_negative_int
 
 __all__ = [
+    "STREAMS",
     "Seed",
     "derive",
     "normal",

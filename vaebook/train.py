@@ -70,6 +70,7 @@ __all__ = [
     "DEFAULT_STEPS_PER_CALL",
     "make_train_block",
     "make_train_step",
+    "quick_subset",
     "set_seed",
     "train",
 ]
