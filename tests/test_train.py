@@ -386,3 +386,12 @@ def test_quick_mode_trains_on_a_declared_subset(monkeypatch, tmp_path, capsys):
     assert state["settings"]["num_examples"] == 40
     monkeypatch.setenv(train.QUICK_ENV_VAR, "0")
     assert train.quick_subset(64) == 64
+
+
+def test_epoch_blocks_cover_the_order_in_sequence():
+    order = np.random.default_rng(0).permutation(10)
+    blocks = train.epoch_blocks(order, 3, 2)
+    assert [block.shape for block in blocks] == [(2, 3), (1, 3), (1, 1)]
+    np.testing.assert_array_equal(np.concatenate([b.ravel() for b in blocks]), order)
+    assert [b.shape for b in train.epoch_blocks(order, 5, 100)] == [(2, 5)]
+    assert [b.shape for b in train.epoch_blocks(order, 20, 1)] == [(1, 10)]

@@ -69,6 +69,7 @@ __all__ = [
     "is_quick",
     "DEFAULT_STEPS_PER_CALL",
     "make_train_block",
+    "epoch_blocks",
     "make_train_step",
     "quick_subset",
     "set_seed",
@@ -494,18 +495,125 @@ def train(
         TrainingDivergedError: If the loss becomes NaN or infinite.
     """
     check_trainable(model)
-    image_shape = getattr(model, "image_shape", None)
+    # 1. The data, checked at the door (and cut to a subset in quick mode).
+    x_train, y_train, input_sd, x_val, y_val = _checked_data(
+        model, x_train, y_train, input_sd, binarize, x_val, y_val
+    )
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    log_every = check_positive_int(log_every, "log_every")
+    seed = check_non_negative_int(seed, "seed")
+    if optimizer is None:
+        optimizer = keras.optimizers.Adam(check_positive(learning_rate, "learning_rate"))
+    if checkpoint_dir is not None:
+        checkpoint_dir = check_checkpoint_dir(checkpoint_dir, writable=True)
+
+    # 2. The compiled block of steps, and the data put on the device once.
+    step = make_train_block(model, optimizer, jit_compile=jit_compile, binarize=binarize, seed=seed)
+    x_all = tf.convert_to_tensor(x_train, dtype=tf.float32)  # (n, *image_shape)
+    y_all = None if y_train is None else tf.constant(np.asarray(y_train, np.int32))  # (n,)
+    sd_all = None if input_sd is None else tf.constant(input_sd)  # (n, *image_shape)
+    num_examples = x_train.shape[0]
+    num_steps = math.ceil(num_examples / batch_size)
+    if steps_per_call is None:
+        full_steps = num_examples // batch_size
+        steps_per_call = max(1, full_steps // 20) if verbose >= 2 else DEFAULT_STEPS_PER_CALL
+    steps_per_call = check_positive_int(steps_per_call, "steps_per_call")
+
+    # 3. A fresh run, or the one the checkpoint holds.
+    rng = np.random.default_rng(seed)  # the shuffling order
+    settings = _run_settings(
+        batch_size, seed, binarize, x_train, y_train, input_sd, checkpoint_dir is not None
+    )
+    history, start_loss = History(), None  # start_loss: the untrained model's loss
+    if checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT_FILE).is_file():
+        state, rng_state = load_checkpoint(
+            checkpoint_dir / CHECKPOINT_FILE,
+            model,
+            optimizer,
+            step.noise,
+            settings=settings,
+            max_epochs=epochs,
+        )
+        history = History(
+            history={name: list(values) for name, values in state["history"].items()},
+            epoch_seconds=list(state["epoch_seconds"]),
+            examples_per_second=list(state["examples_per_second"]),
+        )
+        rng.bit_generator.state = rng_state
+        start_loss = state.get("start_loss")
+        if verbose >= 1:
+            print(f"resumed from {checkpoint_dir} after epoch {history.epochs}")
+
+    # 4. The epochs: shuffle, run the blocks, check and average the losses, validate,
+    # call back, checkpoint, print.
+    for epoch in range(history.epochs + 1, epochs + 1):
+        began = time.perf_counter()
+        order = rng.permutation(num_examples).astype(np.int32)
+        bar = keras.utils.Progbar(num_steps) if verbose >= 2 else None
+        block_means: list[dict[str, tf.Tensor]] = []
+        done = 0
+        for block in epoch_blocks(order, batch_size, steps_per_call):
+            inputs = (x_all, tf.constant(block), y_all) + (() if sd_all is None else (sd_all,))
+            block_means.append(step(*inputs))
+            done += len(block)
+            if bar is not None:
+                bar.update(done)
+        # One transfer per block: each step's batch means, as (num_steps,) arrays.
+        step_losses = {
+            name: np.concatenate([np.asarray(means[name], np.float64) for means in block_means])
+            for name in block_means[0]
+        }
+        logs, start_loss = _epoch_logs(step_losses, batch_size, num_examples, start_loss, epoch)
+        if x_val is not None:
+            for name, value in evaluate_losses(model, x_val, labels=y_val).items():
+                logs[f"val_{name}"] = value
+        seconds = time.perf_counter() - began
+        history.append(logs, seconds, num_examples)
+        # The callbacks run before the epoch is checkpointed: a run cut off inside
+        # one (a long evaluation, say) repeats the epoch and its callbacks when it
+        # resumes, rather than going on without what the callback would have done.
+        for callback in callbacks:
+            callback(epoch, logs)
+        if checkpoint_dir is not None:
+            save_checkpoint(
+                checkpoint_dir,
+                model,
+                optimizer,
+                step.noise,
+                rng.bit_generator.state,
+                history,
+                settings=settings,
+                extra_state={"start_loss": start_loss},
+            )
+        if verbose >= 1 and (epoch % log_every == 0 or epoch == epochs):
+            shown = "  ".join(f"{name} {value:.4f}" for name, value in logs.items())
+            print(f"epoch {epoch:>3}/{epochs}  {shown}  ({seconds:.1f} s)")
+    return history
+
+
+def _checked_data(
+    model: keras.Model,
+    x_train: np.ndarray,
+    y_train: np.ndarray | None,
+    input_sd: np.ndarray | None,
+    binarize: bool,
+    x_val: np.ndarray | None,
+    y_val: np.ndarray | None,
+) -> tuple[np.ndarray, ...]:
+    """:func:`train`'s data, checked, and cut to :func:`quick_subset` in quick mode."""
+    in_unit_interval = model_inputs_in_unit_interval(model)
     x_train = as_images(
         x_train,
         "x_train",
-        image_shape=image_shape,
-        unit_interval=model_inputs_in_unit_interval(model),
+        image_shape=getattr(model, "image_shape", None),
+        unit_interval=in_unit_interval,
     )
     y_train = check_model_labels(model, y_train, len(x_train), "y_train")
     if input_sd is not None:
         if binarize:
             raise ValueError("binarize and input_sd cannot be combined: choose one.")
-        if model_inputs_in_unit_interval(model):
+        if in_unit_interval:
             raise ValueError(
                 f"input_sd adds Gaussian noise, which leaves [0, 1], but "
                 f"{type(model).__name__} takes pixels in [0, 1]; input_sd is for models "
@@ -529,41 +637,29 @@ def train(
     input_sd = None if input_sd is None else input_sd[:used]
     if x_val is not None:
         x_val = as_images(
-            x_val,
-            "x_val",
-            image_shape=x_train.shape[1:],
-            unit_interval=model_inputs_in_unit_interval(model),
+            x_val, "x_val", image_shape=x_train.shape[1:], unit_interval=in_unit_interval
         )
         y_val = check_model_labels(model, y_val, len(x_val), "y_val")
     elif y_val is not None:
         raise ValueError("y_val was given without x_val.")
-    epochs = check_positive_int(epochs, "epochs")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    log_every = check_positive_int(log_every, "log_every")
-    seed = check_non_negative_int(seed, "seed")
-    if optimizer is None:
-        optimizer = keras.optimizers.Adam(check_positive(learning_rate, "learning_rate"))
-    if checkpoint_dir is not None:
-        checkpoint_dir = check_checkpoint_dir(checkpoint_dir, writable=True)
+    return x_train, y_train, input_sd, x_val, y_val
 
-    step = make_train_block(model, optimizer, jit_compile=jit_compile, binarize=binarize, seed=seed)
-    x_all = tf.convert_to_tensor(x_train, dtype=tf.float32)  # (n, *image_shape), once.
-    y_all = None if y_train is None else tf.constant(np.asarray(y_train, np.int32))  # (n,)
-    sd_all = None if input_sd is None else tf.constant(input_sd)  # (n, *image_shape)
-    num_examples = x_train.shape[0]
-    num_steps = math.ceil(num_examples / batch_size)
-    full_steps = num_examples // batch_size  # steps with a full batch
-    if steps_per_call is None:
-        steps_per_call = max(1, full_steps // 20) if verbose >= 2 else DEFAULT_STEPS_PER_CALL
-    steps_per_call = check_positive_int(steps_per_call, "steps_per_call")
-    rng = np.random.default_rng(seed)
-    history = History()
-    # What else decides the run's result, recorded in checkpoints and compared on resuming.
-    settings = {
+
+def _run_settings(
+    batch_size: int,
+    seed: int,
+    binarize: bool,
+    x_train: np.ndarray,
+    y_train: np.ndarray | None,
+    input_sd: np.ndarray | None,
+    checkpointed: bool,
+) -> dict:
+    """What else decides a run's result: recorded in checkpoints, compared on resuming."""
+    settings: dict = {
         "batch_size": batch_size,
         "seed": seed,
         "binarize": bool(binarize),
-        "num_examples": int(num_examples),
+        "num_examples": int(len(x_train)),
     }
     if binarize:
         # How the binarisation noise is drawn: row i of one counter-based stream for
@@ -574,90 +670,69 @@ def train(
         settings["input_sd"] = True
     if y_train is not None:
         settings["labels"] = True
-    if checkpoint_dir is not None:
+    if checkpointed:
         # Which data the run trains on: another dataset of the same size is refused.
         settings["data"] = data_fingerprint(x_train, y_train)
-    start_loss: float | None = None  # the untrained model's loss, for diverged()
-    if checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT_FILE).is_file():
-        state, rng_state = load_checkpoint(
-            checkpoint_dir / CHECKPOINT_FILE,
-            model,
-            optimizer,
-            step.noise,
-            settings=settings,
-            max_epochs=epochs,
-        )
-        history = History(
-            history={name: list(values) for name, values in state["history"].items()},
-            epoch_seconds=list(state["epoch_seconds"]),
-            examples_per_second=list(state["examples_per_second"]),
-        )
-        rng.bit_generator.state = rng_state
-        start_loss = state.get("start_loss")
-        if verbose >= 1:
-            print(f"resumed from {checkpoint_dir} after epoch {history.epochs}")
+    return settings
 
-    for epoch in range(history.epochs + 1, epochs + 1):
-        start = time.perf_counter()
-        order = rng.permutation(num_examples).astype(np.int32)
-        bar = keras.utils.Progbar(num_steps) if verbose >= 2 else None
-        # Full batches in blocks of steps_per_call steps, then the smaller last batch.
-        blocks = [
-            order[
-                start * batch_size : min(start + steps_per_call, full_steps) * batch_size
-            ].reshape(-1, batch_size)
-            for start in range(0, full_steps, steps_per_call)
-        ]
-        if full_steps < num_steps:
-            blocks.append(order[full_steps * batch_size :][None])  # (1, remainder)
-        block_means: list[dict[str, tf.Tensor]] = []
-        done = 0
-        for block in blocks:
-            inputs = (x_all, tf.constant(block), y_all) + (() if sd_all is None else (sd_all,))
-            block_means.append(step(*inputs))
-            done += len(block)
-            if bar is not None:
-                bar.update(done)
-        # One transfer per block: the per-step losses, checked for NaN and averaged
-        # with weights equal to the batch sizes.
-        names = list(block_means[0])
-        values = {
-            name: np.concatenate([np.asarray(means[name], np.float64) for means in block_means])
-            for name in names
-        }
-        for name in names:
-            if not np.all(np.isfinite(values[name])):
-                raise TrainingDivergedError(_describe_divergence(name, values[name], epoch))
-        sizes = np.full(num_steps, batch_size, dtype=np.float64)
-        sizes[-1] = num_examples - batch_size * (num_steps - 1)
-        logs = {name: float(np.dot(values[name], sizes) / num_examples) for name in names}
-        if "loss" in values:
-            if start_loss is None:
-                start_loss = float(values["loss"][0])  # before the first update
-            if diverged(logs["loss"], start_loss):
-                raise TrainingDivergedError(_describe_explosion(logs["loss"], start_loss, epoch))
-        if x_val is not None:
-            for name, value in evaluate_losses(model, x_val, labels=y_val).items():
-                logs[f"val_{name}"] = value
-        seconds = time.perf_counter() - start
-        history.append(logs, seconds, num_examples)
-        # The callbacks run before the epoch is checkpointed: a run cut off inside
-        # one (a long evaluation, say) repeats the epoch and its callbacks when it
-        # resumes, rather than going on without what the callback would have done.
-        for callback in callbacks:
-            callback(epoch, logs)
-        if checkpoint_dir is not None:
-            save_checkpoint(
-                checkpoint_dir,
-                model,
-                optimizer,
-                step.noise,
-                rng.bit_generator.state,
-                history,
-                settings=settings,
-                extra_state={"start_loss": start_loss},
-            )
-        if verbose >= 1 and (epoch % log_every == 0 or epoch == epochs):
-            shown = "  ".join(f"{name} {value:.4f}" for name, value in logs.items())
-            print(f"epoch {epoch:>3}/{epochs}  {shown}  ({seconds:.1f} s)")
-    return history
+
+def epoch_blocks(order: np.ndarray, batch_size: int, steps_per_call: int) -> list[np.ndarray]:
+    """One epoch's batches, grouped into the blocks that :func:`train` runs.
+
+    Args:
+        order: The epoch's shuffled example indices, shape ``(n,)``.
+        batch_size: Examples per step.
+        steps_per_call: Steps per block.
+
+    Returns:
+        Arrays of shape ``(steps, batch_size)``: the full batches in blocks of at most
+        ``steps_per_call`` steps, in order, then the smaller last batch (if any) as a
+        block of one step, shape ``(1, n % batch_size)``.
+
+    Example:
+        >>> [block.shape for block in epoch_blocks(np.arange(10), 3, 2)]
+        [(2, 3), (1, 3), (1, 1)]
+    """
+    full_steps = len(order) // batch_size  # steps with a full batch
+    blocks = [
+        order[first * batch_size : min(first + steps_per_call, full_steps) * batch_size].reshape(
+            -1, batch_size
+        )
+        for first in range(0, full_steps, steps_per_call)
+    ]
+    if full_steps * batch_size < len(order):
+        blocks.append(order[full_steps * batch_size :][None])  # (1, remainder)
+    return blocks
+
+
+def _epoch_logs(
+    step_losses: dict[str, np.ndarray],
+    batch_size: int,
+    num_examples: int,
+    start_loss: float | None,
+    epoch: int,
+) -> tuple[dict[str, float], float | None]:
+    """Checks an epoch's per-step losses and averages them, weighted by batch size.
+
+    Returns:
+        The epoch's means, and the untrained model's loss (the first step's, taken in
+        the first epoch) that later epochs are compared with.
+
+    Raises:
+        TrainingDivergedError: On a NaN or infinite loss, or one that exploded.
+    """
+    for name, values in step_losses.items():
+        if not np.all(np.isfinite(values)):
+            raise TrainingDivergedError(_describe_divergence(name, values, epoch))
+    num_steps = math.ceil(num_examples / batch_size)
+    sizes = np.full(num_steps, batch_size, dtype=np.float64)
+    sizes[-1] = num_examples - batch_size * (num_steps - 1)
+    logs = {
+        name: float(np.dot(values, sizes) / num_examples) for name, values in step_losses.items()
+    }
+    if "loss" in step_losses:
+        if start_loss is None:
+            start_loss = float(step_losses["loss"][0])  # before the first update
+        if diverged(logs["loss"], start_loss):
+            raise TrainingDivergedError(_describe_explosion(logs["loss"], start_loss, epoch))
+    return logs, start_loss
