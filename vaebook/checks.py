@@ -30,6 +30,7 @@ import tensorflow as tf
 __all__ = [
     "LatentVariableModel",
     "Trainable",
+    "as_features",
     "as_images",
     "as_label_input",
     "as_model_input",
@@ -195,6 +196,29 @@ def as_images(
     if unit_interval and (low < 0.0 or high > 1.0):
         raise ValueError(f"{name} has values in [{low:g}, {high:g}]; expected values in [0, 1].")
     return images.astype(np.float32, copy=False)
+
+
+def as_features(features: object, name: str) -> np.ndarray:
+    """Checks a non-empty array of finite features; returns it as float64 rows.
+
+    Args:
+        features: Array-like of shape ``(n, ...)``; each row is flattened.
+        name: The argument's name, for the message.
+
+    Raises:
+        ValueError: If it is empty, not numeric, has no row axis, or holds NaN or
+            infinity.
+    """
+    array = np.asarray(features)
+    if array.ndim < 2 or array.shape[0] == 0 or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(
+            f"{name} must be a non-empty array of numbers with one row per example; got "
+            f"shape {array.shape}, dtype {array.dtype}."
+        )
+    array = array.reshape(len(array), -1).astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} holds NaN or infinite values.")
+    return array
 
 
 def model_inputs_in_unit_interval(model: object) -> bool:
