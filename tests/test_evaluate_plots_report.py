@@ -303,7 +303,14 @@ def test_the_packages_repository_is_the_books():
 
     root = Path(__file__).resolve().parents[1]
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
-    assert report.REPOSITORY == config["repository"]["url"]
+    url = config["repository"]["url"]
+    assert report.REPOSITORY == url
+    # Every chapter's Colab install cell installs from the same repository.
+    import re
+
+    for chapter in sorted((root / "notebooks").glob("*.md")):
+        installs = re.findall(r"git\+(https://[^\s\"@#]+)", chapter.read_text(encoding="utf-8"))
+        assert all(found.removesuffix(".git") == url for found in installs), (chapter, installs)
 
 
 def test_log_x_axes_label_epochs_in_plain_numbers():
