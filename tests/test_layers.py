@@ -33,15 +33,21 @@ LAYERS = {
     "data": 2,
     "pca": 2,
     "evaluate": 2,
-    "downstream": 2,
+    "ood": 2,
+    "retrieval": 2,
+    "few_labels": 3,  # it builds on retrieval's neighbours
     "checkpoint": 2,
     "models": 3,
     "train": 3,
     "pretrain": 4,
     "presets": 4,
+    "downstream": 4,  # names ood's, retrieval's and few_labels' objects together
 }
 TOP = max(LAYERS.values())
-NEVER = {"models": {"train", "evaluate", "downstream"}, "pca": {"models"}}
+NEVER = {
+    "models": {"train", "evaluate", "downstream", "ood", "retrieval", "few_labels"},
+    "pca": {"models"},
+}
 # Imports allowed across the rule above: the package's __init__ checks the runtime.
 ALLOWED = {"": {"runtime"}}
 
