@@ -25,7 +25,7 @@ fresh *sample* of M1's posterior ``q(z | x)`` each time it sees an image
 their posterior means.
 
 The labelled images are a seeded draw of 10 per class
-(:func:`vaebook.downstream.sample_labelled`). As in the authors' code, each is seen
+(:func:`vaebook.few_labels.sample_labelled`). As in the authors' code, each is seen
 once per epoch, like every other training image, and adds its classification loss
 with the weight ``0.1 * N / N_labelled`` (the paper's alpha = 0.1 N, per labelled
 example; here N = 60,000, so 60). Each of M2's networks has one hidden layer of

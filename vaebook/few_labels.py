@@ -223,15 +223,15 @@ class SoftmaxRegression:
 
 
 class LabelSpreading:
-    """Labels spread from a few examples over a graph of near neighbours [3].
+    """Labels spread from a few examples over a graph of near neighbours [1].
 
-    A transductive classifier: it sees the features of *all* the training rows,
-    labelled or not, and lets each label flow to the rows near it. The graph joins every
-    row to its ``k`` nearest rows (:func:`nearest_neighbours`), both ways, with weight
-    1: ``W`` is symmetric with ``W[i, j] = 1`` when either row is among the other's
-    ``k`` nearest. With ``D`` its diagonal of degrees, ``S = D^-1/2 W D^-1/2``, and ``Y``
-    the one-hot labels (a row of zeros for an unlabelled row), the spread scores are the
-    fixed point of ``F = alpha S F + (1 - alpha) Y``, that is
+    A transductive classifier: it sees the features of *all* the training rows, labelled
+    or not, and lets each label flow to the rows near it. The graph joins every row to
+    its ``k`` nearest rows (:func:`~vaebook.retrieval.nearest_neighbours`), both ways,
+    with weight 1: ``W`` is symmetric with ``W[i, j] = 1`` when either row is among the
+    other's ``k`` nearest. With ``D`` its diagonal of degrees, ``S = D^-1/2 W D^-1/2``,
+    and ``Y`` the one-hot labels (a row of zeros for an unlabelled row), the spread
+    scores are the fixed point of ``F = alpha S F + (1 - alpha) Y``, that is
 
         F = (1 - alpha) (I - alpha S)^-1 Y,
 
@@ -248,15 +248,15 @@ class LabelSpreading:
     -1, which :meth:`error_rate` counts as an error; so does a new row whose
     neighbours are all such rows.
 
-    Building the graph costs one :func:`nearest_neighbours` pass over the training rows,
-    once (on two CPU cores, about a minute for 60,000 rows of 50 features and four for
-    MNIST's pixels); :meth:`fit` can then be called for any number of draws of the
-    labelled rows.
+    Building the graph costs one :func:`~vaebook.retrieval.nearest_neighbours` pass over
+    the training rows, once (on two CPU cores, about a minute for 60,000 rows of 50
+    features and four for MNIST's pixels); :meth:`fit` can then be called for any number
+    of draws of the labelled rows.
 
     Args:
         features: Features of every training row, shape ``(n, ...)``.
         k: Neighbours per row in the graph, and for new rows.
-        alpha: The weight of the neighbours, in (0, 1); 0.99 as in [3].
+        alpha: The weight of the neighbours, in (0, 1); 0.99 as in [1].
         tolerance: Relative residual at which the solver stops.
         max_steps: Largest number of conjugate-gradient steps.
 

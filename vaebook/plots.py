@@ -274,7 +274,7 @@ def roc_curves(curves: Mapping[str, Mapping[str, np.ndarray]], title: str | None
     """Draws ROC curves (true positive rate against false positive rate), one per score.
 
     Args:
-        curves: Score name to a curve from :func:`vaebook.downstream.roc_curve` (a
+        curves: Score name to a curve from :func:`vaebook.ood.roc_curve` (a
             mapping with ``"fpr"`` and ``"tpr"``, of equal length, in ``[0, 1]``).
         title: Optional title.
 

@@ -304,7 +304,7 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
 
     @property
     def noise_per_example(self) -> int:
-        """Standard normal numbers per example: one code per class."""
+        """How many standard normal numbers each example needs (one code per class)."""
         return self.num_classes * self.latent_dim
 
     def per_example_losses(  # type: ignore[override]
