@@ -118,14 +118,38 @@ def test_squared_error_per_image_checks_shapes():
         evaluate.squared_error_per_image(np.zeros((2, 3)), np.zeros((2, 4)))
 
 
-def test_plots_return_figures():
+def drawn_images(figure):
+    """The arrays the figure's axes show with imshow, in axes order."""
+    return [image.get_array() for axis in figure.axes for image in axis.get_images()]
+
+
+def test_plots_draw_the_images_and_values_given():
     images = np.random.default_rng(0).random((20, 28, 28))
-    assert isinstance(plots.image_grid(images, ncols=5), Figure)
-    assert isinstance(plots.image_rows({"a": images[:4], "b": images[4:8]}), Figure)
-    assert isinstance(plots.reconstruction_grid(images, images, nrows=2, ncols=5), Figure)
-    assert isinstance(plots.reconstruction_progress(images[:3], {1: images[3:6]}), Figure)
-    assert isinstance(plots.loss_curves({"loss": [3, 2], "val_loss": [3.5, 2.5]}), Figure)
-    assert isinstance(plots.line_plot([1, 2], {"a": [1, 2]}, "x", "y", logx=True), Figure)
+    # A grid of 4 x 5 axes, image k in axes k, row by row; values outside [0, 1] clipped.
+    grid = plots.image_grid(np.concatenate([images[:19], images[19:] * 3]), ncols=5)
+    assert isinstance(grid, Figure) and len(grid.axes) == 20
+    shown = drawn_images(grid)
+    np.testing.assert_array_equal(np.stack(shown[:19]), images[:19])
+    np.testing.assert_array_equal(shown[19], np.clip(images[19] * 3, 0, 1))
+    # One row per entry, labelled, in order.
+    rows = plots.image_rows({"a": images[:4], "b": images[4:8]})
+    np.testing.assert_array_equal(np.stack(drawn_images(rows)), images[:8])
+    assert [rows.axes[i].get_ylabel() for i in (0, 4)] == ["a", "b"]
+    # Originals (first 10) above their reconstructions (next 10).
+    recon = plots.reconstruction_grid(images, 1 - images, nrows=2, ncols=5)
+    shown = np.stack(drawn_images(recon))
+    np.testing.assert_array_equal(shown[:10], images[:10])
+    np.testing.assert_array_equal(shown[10:], 1 - images[:10])
+    progress = plots.reconstruction_progress(images[:3], {5: images[6:9], 1: images[3:6]})
+    np.testing.assert_array_equal(np.stack(drawn_images(progress)), images[:9])  # epochs sorted
+    assert [progress.axes[i].get_ylabel() for i in (0, 3, 6)] == ["original", "epoch 1", "epoch 5"]
+    curves = plots.loss_curves({"loss": [3, 2], "val_loss": [3.5, 2.5]})
+    lines = {line.get_label(): line for line in curves.axes[0].get_lines()}
+    np.testing.assert_array_equal(lines["loss"].get_xydata(), [[1, 3], [2, 2]])
+    np.testing.assert_array_equal(lines["val_loss"].get_ydata(), [3.5, 2.5])
+    line = plots.line_plot([1, 2], {"a": [1, 2]}, "x", "y", logx=True).axes[0]
+    assert line.get_xscale() == "log" and line.get_xlabel() == "x"
+    np.testing.assert_array_equal(line.get_lines()[0].get_xydata(), [[1, 1], [2, 2]])
 
 
 def test_plots_reject_bad_input():
@@ -162,8 +186,13 @@ def test_glue_stores_plain_numbers_under_the_myst_nb_prefix(monkeypatch):
 
 def test_latent_plots():
     rng = np.random.default_rng(0)
-    figure = plots.latent_scatter(rng.normal(size=(30, 2)), np.arange(30) % 3, ["a", "b", "c"])
-    assert isinstance(figure, Figure)
+    codes, labels = rng.normal(size=(30, 2)), np.arange(30) % 3
+    figure = plots.latent_scatter(codes, labels, ["a", "b", "c"])
+    # One scatter per class, holding exactly that class's codes, named in the legend.
+    collections = figure.axes[0].collections
+    assert [c.get_label() for c in collections] == ["a", "b", "c"]
+    for label, collection in enumerate(collections):
+        np.testing.assert_allclose(collection.get_offsets(), codes[labels == label])
     seen = []
 
     def decode(codes):
