@@ -67,7 +67,25 @@ def numpy_sigmoid_cross_entropy(x, logits):
     return per_pixel.reshape(*per_pixel.shape[: per_pixel.ndim - x.ndim + 1], -1).sum(-1)
 
 
+def one_sample_log_weight_parts(z_mean, z_log_var, noise, reconstruction_loss):
+    """-log w of one code per image, written out in float64 from its parts.
+
+    ``z = z_mean + exp(z_log_var / 2) * noise``; ``-log w = -log p(x | z) + log q(z | x)
+    - log p(z)`` with the Gaussian densities by hand and ``-log p(x | z)`` the loss's
+    reconstruction term for the same noise.
+    """
+    z_mean, z_log_var = (np.asarray(t, np.float64) for t in (z_mean, z_log_var))
+    z = z_mean + np.exp(0.5 * z_log_var) * np.asarray(noise, np.float64)
+    log_q = -0.5 * np.sum(np.log(2 * np.pi) + z_log_var + (z - z_mean) ** 2 / np.exp(z_log_var), 1)
+    log_p = -0.5 * np.sum(np.log(2 * np.pi) + z**2, 1)
+    return np.asarray(reconstruction_loss, np.float64) + log_q - log_p
+
+
 @pytest.fixture(scope="session")
 def numpy_reference():
     """NumPy versions of a dense stack's forward pass and of the Bernoulli loss."""
-    return {"forward": numpy_dense_stack, "cross_entropy": numpy_sigmoid_cross_entropy}
+    return {
+        "forward": numpy_dense_stack,
+        "cross_entropy": numpy_sigmoid_cross_entropy,
+        "negative_log_weight": one_sample_log_weight_parts,
+    }
