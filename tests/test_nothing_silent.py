@@ -28,6 +28,7 @@ from vaebook.models import (
     ConditionalVAE,
     ConvAutoencoder,
     DenoisingAutoencoder,
+    SemiSupervisedVAE,
     load_model,
 )
 from vaebook.presets import Experiment
@@ -490,6 +491,13 @@ def test_noise_of_the_wrong_shape_is_named():
     vae = VAE(latent_dim=3, encoder_units=(8,), seed=0)
     with pytest.raises(ValueError, match=r"noise must have shape \(batch, 3\)"):
         vae.per_example_losses(images(2), noise=np.zeros((2, 4), np.float32))
+    # Every model that takes noise names the shape it needs, rows included.
+    denoiser = DenoisingAutoencoder(latent_dim=2, encoder_units=(8,), seed=0)
+    with pytest.raises(ValueError, match=r"\(batch, 784\) for DenoisingAutoencoder.*batch of 2"):
+        denoiser.per_example_losses(images(2), noise=np.zeros((3, 784), np.float32))
+    semi = SemiSupervisedVAE(num_classes=3, latent_dim=2, encoder_units=(8,), seed=0)
+    with pytest.raises(ValueError, match=r"\(batch, 6\) for SemiSupervisedVAE"):
+        semi.per_example_losses(images(2), labels=[0, -1], noise=np.zeros((2, 5), np.float32))
 
 
 def test_normal_rows_are_standard_normal_and_row_indexed():

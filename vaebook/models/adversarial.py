@@ -125,7 +125,7 @@ class AdversarialAutoencoder(Autoencoder):
         if noise is None:
             z_prior = self.sample_prior(tf.shape(z_code)[0])
         else:
-            z_prior = tf.reshape(tf.convert_to_tensor(noise, z_code.dtype), tf.shape(z_code))
+            z_prior = self.noise_draws(noise, tf.shape(z_code)[0], 1)[0]  # (batch, latent_dim)
         return {
             "loss": reconstruction_loss,
             "reconstruction_loss": reconstruction_loss,

@@ -85,6 +85,38 @@ class SeededModel(keras.Model):
         if "__init__" in cls.__dict__:
             cls.__init__ = _seeded(cls.__dict__["__init__"])
 
+    def noise_draws(self, noise: object, batch: tf.Tensor, draws: int) -> tf.Tensor:
+        """Checks noise given to ``per_example_losses`` and splits each row into draws.
+
+        Args:
+            noise: Standard normal numbers, shape ``(batch, noise_per_example)``: row
+                ``i`` is example ``i``'s.
+            batch: The number of examples.
+            draws: How many equal parts each row holds (codes per image, say).
+
+        Returns:
+            Shape ``(draws, batch, noise_per_example // draws)``.
+
+        Raises:
+            ValueError: If ``noise`` is not of that shape (checked when traced, and its
+                number of rows when running eagerly), naming the shape needed.
+        """
+        width = int(getattr(self, "noise_per_example", 0))
+        noise = tf.convert_to_tensor(noise, tf.float32)
+        rows = noise.shape[0] if noise.shape.rank else None
+        if tf.executing_eagerly():
+            rows = int(tf.shape(noise)[0]) if noise.shape.rank else None
+            batch = int(batch)
+        wrong_rows = rows is not None and isinstance(batch, int) and rows != batch
+        if noise.shape.rank != 2 or noise.shape[-1] not in (None, width) or wrong_rows:
+            raise ValueError(
+                f"noise must have shape (batch, {width}) for {type(self).__name__} "
+                f"(noise_per_example = {width}); got {tuple(noise.shape)} for a batch "
+                f"of {batch}."
+            )
+        noise = tf.reshape(noise, (batch, draws, width // draws))
+        return tf.transpose(noise, (1, 0, 2))  # (draws, batch, width // draws)
+
     def _noise_generators(self) -> list[tuple[str, keras.random.SeedGenerator]]:
         """The model's own noise generators, by attribute name."""
         return sorted(

@@ -165,7 +165,7 @@ class DenoisingAutoencoder(Autoencoder):
                 x, self.noise, self.noise_level, seed=self.noise_generator, rescale=self.rescale
             )
         else:
-            normal = tf.reshape(tf.convert_to_tensor(noise, x.dtype), tf.shape(x))
+            normal = tf.reshape(self.noise_draws(noise, tf.shape(x)[0], 1)[0], tf.shape(x))
             if self.noise == "gaussian":
                 noisy = tf.clip_by_value(x + self.noise_level * normal, 0.0, 1.0)
             else:

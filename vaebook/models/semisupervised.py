@@ -339,11 +339,7 @@ class SemiSupervisedVAE(DenseEncoderDecoder):
             shape = (self.num_classes, tf.shape(x)[0], self.latent_dim)
             epsilon = rng.normal(shape, self.seed_generator, dtype=x.dtype)
         else:
-            noise = tf.reshape(
-                tf.convert_to_tensor(noise, x.dtype),
-                (tf.shape(x)[0], self.num_classes, self.latent_dim),
-            )
-            epsilon = tf.transpose(noise, (1, 0, 2))  # (num_classes, batch, latent_dim)
+            epsilon = self.noise_draws(noise, tf.shape(x)[0], self.num_classes)
         return self.losses_given_noise(x, labels, epsilon, training=training)
 
     def get_config(self) -> dict[str, Any]:

@@ -317,16 +317,7 @@ class VAE(DenseEncoderDecoder):
 
     def _epsilon(self, noise: tf.Tensor | None, batch: tf.Tensor) -> tf.Tensor | None:
         """Noise ``(batch, num_samples * latent_dim)`` as ``(num_samples, batch, latent_dim)``."""
-        if noise is None:
-            return None
-        noise = tf.convert_to_tensor(noise, tf.float32)
-        if noise.shape.rank != 2 or noise.shape[-1] not in (None, self.noise_per_example):
-            raise ValueError(
-                f"noise must have shape (batch, {self.noise_per_example}) "
-                f"(noise_per_example); got {tuple(noise.shape)}."
-            )
-        noise = tf.reshape(noise, (batch, self.num_samples, self.latent_dim))
-        return tf.transpose(noise, (1, 0, 2))  # (num_samples, batch, latent_dim)
+        return None if noise is None else self.noise_draws(noise, batch, self.num_samples)
 
     def _elbo_losses(
         self,
