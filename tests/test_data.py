@@ -234,3 +234,41 @@ def test_first_of_each_class(fashion):
         assert index == np.flatnonzero(fashion.y_test == label)[0]
     with pytest.raises(ValueError, match="1-D integer"):
         data.first_of_each_class(np.zeros((2, 2), int))
+
+
+def test_validation_split_partitions_the_training_images(fashion):
+    x, y = fashion.x_train, fashion.y_train
+    (x_fit, y_fit), (x_val, y_val) = data.validation_split(x, y, size=10_000, seed=0)
+    assert (len(x_fit), len(x_val)) == (50_000, 10_000)
+    # Every training image lands on exactly one side: the two parts' pixel sums add
+    # up to the whole, and their label counts too.
+    np.testing.assert_allclose(
+        x_fit.sum(dtype=np.float64) + x_val.sum(dtype=np.float64),
+        x.sum(dtype=np.float64),
+        rtol=1e-12,
+    )
+    np.testing.assert_array_equal(
+        np.bincount(y_fit, minlength=10) + np.bincount(y_val, minlength=10),
+        np.bincount(y, minlength=10),
+    )
+    # A random choice, not the last 10,000: every class is held out, in proportion.
+    assert np.all(np.abs(np.bincount(y_val, minlength=10) - 1000) < 100)
+    again = data.validation_split(x, y, size=10_000, seed=0)
+    np.testing.assert_array_equal(again[1][1], y_val)
+    other = data.validation_split(x, y, size=10_000, seed=1)
+    assert not np.array_equal(other[1][0][:50], x_val[:50])
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [(0, "positive integer"), (10, "hold out all 10"), (2.5, "size")],
+)
+def test_validation_split_refuses_bad_sizes(size, message):
+    x, y = np.zeros((10, 28, 28), np.float32), np.arange(10) % 3
+    with pytest.raises(ValueError, match=message):
+        data.validation_split(x, y, size=size)
+
+
+def test_validation_split_needs_one_label_per_image():
+    with pytest.raises(ValueError, match="labels has 5 entries for 10 images"):
+        data.validation_split(np.zeros((10, 28, 28), np.float32), np.arange(5))

@@ -34,7 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from vaebook.checks import as_images, check_labels, check_non_negative_int
+from vaebook.checks import (
+    as_images,
+    check_labels,
+    check_non_negative_int,
+    check_positive_int,
+)
 
 __all__ = [
     "DATA_ENV_VAR",
@@ -48,6 +53,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_mnist",
     "read_idx",
+    "validation_split",
 ]
 
 #: Environment variable naming a folder that holds the datasets offline.
@@ -434,3 +440,47 @@ def binarize(images: np.ndarray, seed: int | np.random.Generator | None = 0) -> 
         seed = check_non_negative_int(seed, "seed")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     return (rng.random(images.shape, dtype=np.float32) < images).astype(np.float32)
+
+
+def validation_split(
+    images: np.ndarray,
+    labels: np.ndarray,
+    size: int = 10_000,
+    seed: int = 0,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Holds out a random validation set from the training images.
+
+    Choices that a learning curve guides (the number of epochs, a regulariser's
+    strength) are made on these held-out training images, so that the test set is
+    touched once, for the number a chapter reports.
+
+    Args:
+        images: Training images, shape ``(n, 28, 28)``, values in ``[0, 1]``.
+        labels: Their labels, shape ``(n,)``.
+        size: How many images to hold out, between 1 and ``n - 1``.
+        seed: Seed of the random choice; the same seed holds out the same images.
+
+    Returns:
+        ``(x_fit, y_fit), (x_val, y_val)``: the images left to train on and the
+        held-out ones, each in their original order.
+
+    Raises:
+        ValueError: If the shapes disagree or ``size`` leaves no image on a side.
+
+    Example:
+        >>> x, y = np.zeros((10, 28, 28), np.float32), np.arange(10) % 3
+        >>> (x_fit, y_fit), (x_val, y_val) = validation_split(x, y, size=4)
+        >>> x_fit.shape, x_val.shape
+        ((6, 28, 28), (4, 28, 28))
+    """
+    images = as_images(images, name="images")
+    labels = check_labels(labels, length=len(images))
+    size = check_positive_int(size, "size")
+    seed = check_non_negative_int(seed, "seed")
+    if size >= len(images):
+        raise ValueError(
+            f"size={size} would hold out all {len(images)} images; leave at least one to train on."
+        )
+    held_out = np.zeros(len(images), dtype=bool)
+    held_out[np.random.default_rng(seed).choice(len(images), size, replace=False)] = True
+    return (images[~held_out], labels[~held_out]), (images[held_out], labels[held_out])
