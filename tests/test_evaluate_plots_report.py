@@ -351,3 +351,26 @@ def test_log_x_axes_label_epochs_in_plain_numbers():
     many.canvas.draw()
     labels = {t.get_text() for t in many.axes[0].get_xticklabels()}
     assert {"10", "100", "1000"} <= labels, labels
+
+
+def test_paired_difference_against_its_formula():
+    a = np.array([21.8, 23.0, 20.6, 22.1])
+    b = np.array([26.8, 28.5, 25.2, 27.0])
+    mean, standard_error = evaluate.paired_difference(a, b)
+    d = a - b
+    assert mean == pytest.approx(np.mean(d))
+    assert standard_error == pytest.approx(np.sqrt(np.sum((d - d.mean()) ** 2) / 3) / 2)
+    # Pairing removes what the pairs share: the same shift in both changes nothing.
+    shifted = evaluate.paired_difference(a + [0, 5, -5, 1], b + [0, 5, -5, 1])
+    assert shifted == pytest.approx((mean, standard_error))
+    one = evaluate.paired_difference([1.0], [0.5])
+    assert one[0] == 0.5 and np.isnan(one[1])
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "message"),
+    [([1.0, 2.0], [1.0], "shapes"), ([], [], "non-empty"), ([1.0, np.nan], [1.0, 2.0], "NaN")],
+)
+def test_paired_difference_refuses_bad_input(a, b, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate.paired_difference(a, b)

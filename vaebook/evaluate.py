@@ -45,6 +45,7 @@ __all__ = [
     "mean_image_error",
     "mmd",
     "mmd_to_prior",
+    "paired_difference",
     "reconstruction_metrics",
     "sparsity_statistics",
     "squared_error_per_image",
@@ -633,3 +634,45 @@ def sparsity_statistics(
         "active_per_image": float((~near_zero).sum(axis=1).mean()),
         "dead_units": int(near_zero.all(axis=0).sum()),
     }
+
+
+def paired_difference(a: object, b: object) -> tuple[float, float]:
+    """The mean of paired differences ``a - b`` and its standard error.
+
+    For results measured in pairs (two methods on the same seeds, draws or images), the
+    difference of each pair removes what the pair shares, so the standard error of the
+    mean difference is usually far smaller than either method's spread. A difference
+    is worth calling real only when it is several standard errors from 0.
+
+    Args:
+        a: One result per pair, shape ``(n,)``, finite.
+        b: The other method's results on the same pairs, shape ``(n,)``.
+
+    Returns:
+        ``(mean, standard_error)``: the mean of ``a - b`` and the sample standard
+        deviation of the differences divided by ``sqrt(n)`` (NaN for a single pair).
+
+    Raises:
+        ValueError: If the shapes differ, are not 1-D and non-empty, or hold NaN.
+
+    Example:
+        >>> mean, standard_error = paired_difference([3.0, 4.0, 5.0], [2.0, 2.5, 4.0])
+        >>> round(mean, 4), round(standard_error, 4)
+        (1.1667, 0.1667)
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape or len(a) == 0:
+        raise ValueError(
+            f"a and b must be non-empty 1-D arrays of one result per pair; got shapes "
+            f"{a.shape} and {b.shape}."
+        )
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("a and b must be finite; a pair holds NaN or infinity.")
+    differences = a - b
+    if len(differences) == 1:
+        return float(differences[0]), float("nan")
+    return (
+        float(differences.mean()),
+        float(differences.std(ddof=1) / np.sqrt(len(differences))),
+    )
