@@ -1,4 +1,4 @@
-"""Chapter 7's tools against brute-force references written here, pair by pair."""
+"""Chapters 7 and 8's tools against brute-force references written here, pair by pair."""
 
 from __future__ import annotations
 
@@ -214,6 +214,21 @@ def test_softmax_regression_reaches_the_newton_solution():
     expected /= expected.sum(1, keepdims=True)
     assert np.allclose(model.predict_proba(x), expected, atol=1e-6)
     assert np.allclose(model.weights, theta[:, :-1].T, atol=1e-5)
+
+
+def test_softmax_regression_without_standardising_uses_the_features_as_given():
+    generator = np.random.default_rng(6)
+    x = generator.normal(size=(60, 4)) * [1.0, 3.0, 0.5, 2.0] + [0.0, 1.0, -2.0, 5.0]
+    labels = np.argmax(x[:, :3] + generator.normal(size=(60, 3)), axis=1)
+    model = downstream.SoftmaxRegression(l2=0.1, tolerance=1e-9, standardise=False)
+    model.fit(x, labels)
+    theta = newton_softmax(x, labels, 3, 0.1)
+    assert np.allclose(model.weights, theta[:, :-1].T, atol=1e-5)
+    # The penalty now weighs the raw scales: another solution than the default's.
+    default = downstream.SoftmaxRegression(l2=0.1, tolerance=1e-9).fit(x, labels)
+    assert not np.allclose(model.predict_proba(x), default.predict_proba(x), atol=1e-3)
+    with pytest.raises(TypeError, match="standardise must be True or False"):
+        downstream.SoftmaxRegression(standardise="no")
 
 
 def test_softmax_regression_gradient_against_finite_differences():

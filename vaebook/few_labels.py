@@ -35,7 +35,7 @@ def sample_labelled(labels: object, per_class: int, seed: int = 0) -> np.ndarray
     """Indices of ``per_class`` examples of every class, drawn without replacement.
 
     The draw is reproducible: the same labels, count and seed give the same indices, and
-    each seed gives another draw (chapter 7 averages over several).
+    each seed gives another draw (chapter 8 averages over several).
 
     Args:
         labels: Class labels of the pool, shape ``(n,)``, integers from 0.
@@ -74,12 +74,14 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 class SoftmaxRegression:
     """Multinomial logistic regression with an L2 penalty, fitted to convergence.
 
-    The linear classifier of chapter 7's few-label experiments. Features are
+    The linear classifier of the few-label experiments. By default, features are
     standardised with the training rows' mean and standard deviation (features that are
-    constant on the training rows are left at 0); the weights ``W`` (features x classes)
-    and biases ``b`` minimise the mean cross-entropy plus ``l2 / 2 * |W|^2`` (the biases
-    are not penalised). The objective is convex, and with ``l2 > 0`` its minimum fixes
-    the class probabilities uniquely (adding one number to every bias changes nothing).
+    constant on the training rows are left at 0), so every feature starts on one scale,
+    however little it varies; with ``standardise=False`` they are used as given. The
+    weights ``W`` (features x classes) and biases ``b`` minimise the mean cross-entropy
+    plus ``l2 / 2 * |W|^2`` (the biases are not penalised). The objective is convex, and
+    with ``l2 > 0`` its minimum fixes the class probabilities uniquely (adding one
+    number to every bias changes nothing).
     Nesterov's accelerated gradient with the step ``1 / L`` (``L`` bounds the Hessian:
     Böhning's bound, half of the features' second-moment matrix, plus ``l2``) and
     gradient-based adaptive restarts (O'Donoghue and Candès, 2015) reaches it;
@@ -90,13 +92,24 @@ class SoftmaxRegression:
         l2: Weight of the penalty, ``>= 0`` (0 only for data that are not separable).
         max_steps: Largest number of gradient steps.
         tolerance: Stop when every entry of the gradient is smaller than this.
+        standardise: Whether to rescale each feature to mean 0 and standard deviation 1
+            on the training rows (the L2 penalty then weighs every feature alike).
 
     Example:
         >>> classifier = SoftmaxRegression(l2=1e-2).fit(train_codes, train_labels)
         >>> error = classifier.error_rate(test_codes, test_labels)  # doctest: +SKIP
     """
 
-    def __init__(self, l2: float = 1e-2, max_steps: int = 20_000, tolerance: float = 1e-6) -> None:
+    def __init__(
+        self,
+        l2: float = 1e-2,
+        max_steps: int = 20_000,
+        tolerance: float = 1e-6,
+        standardise: bool = True,
+    ) -> None:
+        if not isinstance(standardise, bool):
+            raise TypeError(f"standardise must be True or False; got {standardise!r}.")
+        self.standardise = standardise
         self.l2 = check_non_negative(l2, "l2")
         self.max_steps = check_positive_int(max_steps, "max_steps")
         self.tolerance = check_non_negative(tolerance, "tolerance")
@@ -160,8 +173,11 @@ class SoftmaxRegression:
         # Features equal on every training row are centred on that value and not
         # scaled (their computed spread may be rounding noise, not 0).
         constant = np.all(x == x[0], axis=0)
-        self.mean = np.where(constant, x[0], x.mean(axis=0))
-        self.scale = np.where(constant, 1.0, x.std(axis=0))
+        if self.standardise:
+            self.mean = np.where(constant, x[0], x.mean(axis=0))
+            self.scale = np.where(constant, 1.0, x.std(axis=0))
+        else:
+            self.mean, self.scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
         x = (x - self.mean) / self.scale
         targets = np.eye(classes)[labels]  # (n, classes)
         # The cross-entropy's Hessian is at most 1/2 (X'X / n) in each class block (for
@@ -413,6 +429,7 @@ def choose_l2(
     folds: int = 5,
     seed: int = 0,
     tolerance: float = 1e-6,
+    standardise: bool = True,
 ) -> float:
     """The penalty of :class:`SoftmaxRegression` with the fewest cross-validated errors.
 
@@ -429,6 +446,7 @@ def choose_l2(
         seed: Seed of the split.
         tolerance: The fits' stopping tolerance (:class:`SoftmaxRegression`); a looser
             one saves time on many features.
+        standardise: Passed to :class:`SoftmaxRegression`.
 
     Returns:
         The chosen penalty.
@@ -458,7 +476,7 @@ def choose_l2(
         wrong = 0
         for fold in range(folds):
             held = fold_of == fold
-            model = SoftmaxRegression(l2=l2, tolerance=tolerance).fit(
+            model = SoftmaxRegression(l2=l2, tolerance=tolerance, standardise=standardise).fit(
                 x[~held], labels[~held], num_classes=classes
             )
             wrong += int(np.sum(model.predict(x[held]) != labels[held]))
