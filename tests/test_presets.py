@@ -35,7 +35,7 @@ def test_fit_refuses_to_change_fixed_settings():
         presets.MNIST_M1_VAE.fit(None, batch_size=10)
 
 
-def test_kingma_m1_is_chapter_7s_m1_binarised_and_trained_longer():
+def test_kingma_m1_is_chapter_8s_m1_binarised_and_trained_longer():
     base, kingma = presets.MNIST_M1_VAE, presets.KINGMA_M1_VAE
     assert kingma.binarize and not base.binarize
     assert kingma.epochs > base.epochs
@@ -43,3 +43,19 @@ def test_kingma_m1_is_chapter_7s_m1_binarised_and_trained_longer():
     for field in ("batch_size", "learning_rate", "seed", "model", "dataset"):
         assert getattr(kingma, field) == getattr(base, field), field
     assert f"{kingma.epochs} epochs" in kingma.description
+
+
+def test_an_experiment_reads_as_its_settings():
+    shown = repr(presets.KINGMA_M1_VAE)
+    assert "mappingproxy" not in shown
+    for part in (
+        "'kingma_m1_vae'",
+        "VAE(latent_dim=50",
+        "activation='softplus'",
+        "mnist, binarised in every batch",
+        "100 epochs",
+        "batches of 100",
+        "Adam 0.001",
+        "seed 0",
+    ):
+        assert part in shown, (part, shown)

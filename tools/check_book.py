@@ -3,7 +3,8 @@ r"""Checks the built HTML book in a real headless browser (Chromium through Sele
 For every page in ``_toc.yml``, in a 1280 px wide window, it checks that:
 
 - the page loads with its title, every image has loaded, and, for each chapter, the
-  Colab launch button opens that chapter's own ``.ipynb``;
+  Colab launch button opens that chapter's own ``.ipynb`` and "Edit this page" its
+  ``.md`` text twin;
 - the mathematics is typeset by MathJax (no raw ``$$``, ``\(`` or ``\[`` left in maths
   elements) and no Markdown table printed by a cell is left as plain text;
 - no display equation, code block, cell input or cell output is wider than the main
@@ -250,6 +251,7 @@ const report = async () => {
       .filter(p => /\|\s*(-{3,}|\u2014|\u2013)\s*\|/.test(p.textContent)).length,
     colab: Array.from(document.querySelectorAll('a[href*="colab.research.google.com"]'))
       .map(a => a.href),
+    edit: Array.from(document.querySelectorAll('a[href*="/edit/"]')).map(a => a.href),
     noAlt, passed, passThrough, unresolved,
   });
 };
@@ -394,6 +396,10 @@ def check_page(driver: webdriver.Chrome, url: str, page: str) -> list[str]:
             problems.append(f"{page}: no Colab launch button")
         elif not all(link.endswith(expected) for link in found["colab"]):
             problems.append(f"{page}: Colab button opens {found['colab']}, not {expected}")
+        # "Edit this page" opens the chapter's text twin, the file people edit.
+        twin = f"/edit/main/{page}.md"
+        if not found["edit"] or not all(link.endswith(twin) for link in found["edit"]):
+            problems.append(f"{page}: 'Edit this page' opens {found['edit']}, not {twin}")
     problems += [f"{page}: signature (*args, **kwargs): {s}" for s in found["passThrough"]]
     problems += [f"{page}: image without alt text: {s}" for s in found["noAlt"]]
     problems += [f"{page}: visible 'checks passed': {s}" for s in found["passed"]]

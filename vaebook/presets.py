@@ -22,7 +22,7 @@ The presets and where they are used:
   :data:`BETA_SWEEP_EPOCHS`, the length of its runs over the KL weight;
 * :data:`FASHION_CONV_VAE_CONTINUOUS` -- the convolutional VAE with a continuous
   Bernoulli decoder: ``benchmarks/fashion_conv_continuous.py`` (Results page);
-* :data:`MNIST_M1_VAE` and :data:`MNIST_M1_AUTOENCODER` -- chapter 7's feature
+* :data:`MNIST_M1_VAE` and :data:`MNIST_M1_AUTOENCODER` -- chapter 8's feature
   extractors for learning from few labels and for near neighbours;
 * :data:`KINGMA_M1_VAE` -- the M1 under M1+M2 on the Results page.
 
@@ -101,6 +101,17 @@ class Experiment:
         check_positive(self.learning_rate, f"Experiment {self.name!r}: learning_rate")
         check_non_negative_int(self.seed, f"Experiment {self.name!r}: seed")
         object.__setattr__(self, "model_args", MappingProxyType(dict(self.model_args)))
+
+    def __repr__(self) -> str:
+        """The set-up in one line, as the API page and a notebook show it."""
+        args = ", ".join(f"{key}={value!r}" for key, value in self.model_args.items())
+        model = getattr(self.model, "__name__", repr(self.model))
+        data = self.dataset + (", binarised in every batch" if self.binarize else "")
+        return (
+            f"Experiment({self.name!r}: {model}({args}) on {data}; {self.epochs} epochs "
+            f"({self.quick_epochs} in quick mode), batches of {self.batch_size}, "
+            f"Adam {self.learning_rate:g}, seed {self.seed})"
+        )
 
     def build(self) -> keras.Model:
         """Seeds everything with ``seed`` and builds the untrained model."""
@@ -299,7 +310,7 @@ FASHION_CONDITIONAL_VAE = FASHION_CONV_VAE.variant(
     ),
 )
 
-#: Chapter 7's VAE for features from few labels, the "M1" model of Kingma et al. (2014)
+#: Chapter 8's VAE for features from few labels, the "M1" model of Kingma et al. (2014)
 #: (784-600-600-50 with softplus units), on grey-level MNIST.
 MNIST_M1_VAE = Experiment(
     name="mnist_m1_vae",
@@ -334,7 +345,7 @@ KINGMA_M1_VAE = MNIST_M1_VAE.variant(
     ),
 )
 
-#: The autoencoder that chapter 7 compares with MNIST_M1_VAE, with the same layers, code
+#: The autoencoder that chapter 8 compares with MNIST_M1_VAE, with the same layers, code
 #: size, data, batches and epochs and without the noise and the KL term.
 MNIST_M1_AUTOENCODER = Experiment(
     name="mnist_m1_autoencoder",
