@@ -89,7 +89,12 @@ import math
 
 import tensorflow as tf
 
-from vaebook.checks import check_tensor_pair, check_unit_interval
+from vaebook.checks import (
+    check_non_negative,
+    check_positive_int,
+    check_tensor_pair,
+    check_unit_interval,
+)
 
 __all__ = [
     "bernoulli_entropy",
@@ -99,8 +104,13 @@ __all__ = [
     "continuous_bernoulli_reconstruction_loss",
     "bernoulli_log_likelihood",
     "bernoulli_reconstruction_loss",
+    "CyclicalKL",
+    "KLWarmup",
     "diagonal_gaussian_kl",
+    "free_bits_kl",
     "gaussian_kl",
+    "gaussian_kl_per_unit",
+    "kl_schedule_from_config",
     "gaussian_log_density",
     "gaussian_reconstruction_loss",
     "importance_weighted_bound",
@@ -449,10 +459,62 @@ def gaussian_kl(z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
     Returns:
         Shape ``(batch,)``, in nats.
     """
+    return tf.reduce_sum(gaussian_kl_per_unit(z_mean, z_log_var), axis=-1)
+
+
+def gaussian_kl_per_unit(z_mean: tf.Tensor, z_log_var: tf.Tensor) -> tf.Tensor:
+    r"""The terms of :func:`gaussian_kl`, one per latent unit.
+
+    A factorised posterior's KL to :math:`\mathcal N(0, I)` is a sum over units; each
+    term says how many nats unit :math:`j` carries about the image. A unit whose term is
+    near 0 for every image has collapsed to the prior.
+
+    Args:
+        z_mean: Shape ``(batch, latent_dim)``.
+        z_log_var: Same shape.
+
+    Returns:
+        Shape ``(batch, latent_dim)``, in nats.
+    """
     z_mean = tf.convert_to_tensor(z_mean)
     z_log_var = tf.convert_to_tensor(z_log_var)
     check_tensor_pair(z_mean, z_log_var, "z_mean", "z_log_var")
-    return 0.5 * tf.reduce_sum(tf.square(z_mean) + tf.exp(z_log_var) - 1.0 - z_log_var, axis=-1)
+    return 0.5 * (tf.square(z_mean) + tf.exp(z_log_var) - 1.0 - z_log_var)
+
+
+def free_bits_kl(kl_per_unit: tf.Tensor, floor: float) -> tf.Tensor:
+    r"""The KL term with *free bits* (Kingma et al., 2016): a floor of nats per unit.
+
+    Over a batch, unit :math:`j`'s mean KL :math:`\bar k_j` is replaced in the
+    objective by :math:`\max(\lambda, \bar k_j)`: below the floor :math:`\lambda` a
+    unit's KL costs nothing more, so the optimiser has no reason to push it all the way
+    to 0 (posterior collapse); above it, the KL acts as usual. Returned per example:
+    example :math:`i` gets :math:`\sum_j k_{ij}` over the units above the floor plus
+    :math:`\lambda` for each unit below it, so the batch mean is exactly
+    :math:`\sum_j \max(\lambda, \bar k_j)`, and no gradient reaches the units below the
+    floor.
+
+    Args:
+        kl_per_unit: Shape ``(batch, latent_dim)``, from :func:`gaussian_kl_per_unit`.
+        floor: :math:`\lambda`, in nats per unit, ``>= 0`` (0 gives the plain KL).
+
+    Returns:
+        Shape ``(batch,)``, in nats.
+
+    Raises:
+        ValueError: If ``floor`` is negative, or ``kl_per_unit`` is not 2-D.
+    """
+    floor = check_non_negative(floor, "free bits floor")
+    kl_per_unit = tf.convert_to_tensor(kl_per_unit)
+    if kl_per_unit.shape.rank != 2:
+        raise ValueError(
+            "free bits need the KL per example and per latent unit, shape "
+            f"(batch, latent_dim); got shape {kl_per_unit.shape}. A KL that is not a "
+            "sum over units has no per-unit floor."
+        )
+    above = tf.stop_gradient(tf.reduce_mean(kl_per_unit, axis=0)) >= floor  # (units,)
+    floored = tf.where(above[None, :], kl_per_unit, tf.cast(floor, kl_per_unit.dtype))
+    return tf.reduce_sum(floored, axis=-1)
 
 
 def importance_weighted_bound(log_weights: tf.Tensor, axis: int = 0) -> tf.Tensor:
@@ -477,3 +539,104 @@ def importance_weighted_bound(log_weights: tf.Tensor, axis: int = 0) -> tf.Tenso
     log_weights = tf.convert_to_tensor(log_weights)
     count = tf.cast(tf.shape(log_weights)[axis], log_weights.dtype)
     return tf.reduce_logsumexp(log_weights, axis=axis) - tf.math.log(count)
+
+
+class KLWarmup:
+    r"""KL warm-up (Bowman et al., 2016; Sønderby et al., 2016): the KL weight from 0 to 1.
+
+    The weight of the KL term rises linearly from ``start`` at step 0 to 1 at step
+    ``steps`` and stays there, so that early in training the decoder learns to use the
+    code before the KL term can close it. The model multiplies its ``beta`` by it.
+
+    Args:
+        steps: Training steps to reach 1.
+        start: The weight at step 0, in ``[0, 1)``.
+
+    Example:
+        >>> warmup = KLWarmup(steps=100)
+        >>> [round(float(warmup(step)), 2) for step in (0, 50, 100, 500)]
+        [0.0, 0.5, 1.0, 1.0]
+    """
+
+    def __init__(self, steps: int, start: float = 0.0) -> None:
+        self.steps = check_positive_int(steps, "steps")
+        self.start = check_non_negative(start, "start")
+        if self.start >= 1.0:
+            raise ValueError(f"start must be below 1 (the weight it warms up to); got {start}.")
+
+    def __call__(self, step: tf.Tensor | int) -> tf.Tensor:
+        """The weight at a training step (a tensor, so it runs inside compiled steps)."""
+        progress = tf.minimum(tf.cast(step, tf.float32) / float(self.steps), 1.0)
+        return self.start + (1.0 - self.start) * progress
+
+    def get_config(self) -> dict[str, object]:
+        """The schedule's settings, for saving a model that uses it."""
+        return {"class_name": "KLWarmup", "steps": self.steps, "start": self.start}
+
+    def __repr__(self) -> str:
+        return f"KLWarmup(steps={self.steps}, start={self.start:g})"
+
+
+class CyclicalKL:
+    r"""Cyclical KL annealing (Fu et al., 2019): warm-up repeated ``cycles`` times.
+
+    The ``steps`` are split into ``cycles`` equal cycles; within each, the weight
+    rises linearly from 0 to 1 over the first ``ramp`` fraction and stays at 1 for the
+    rest. After ``steps`` it stays at 1. Each restart lets the encoder reorganise the
+    code with the KL term off, then keeps what the decoder uses.
+
+    Args:
+        steps: Training steps covered by the cycles.
+        cycles: Number of cycles.
+        ramp: Fraction of each cycle spent rising, in ``(0, 1]``.
+
+    Example:
+        >>> schedule = CyclicalKL(steps=400, cycles=4, ramp=0.5)
+        >>> [round(float(schedule(step)), 2) for step in (0, 25, 50, 99, 100, 125, 400)]
+        [0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0]
+    """
+
+    def __init__(self, steps: int, cycles: int = 4, ramp: float = 0.5) -> None:
+        self.steps = check_positive_int(steps, "steps")
+        self.cycles = check_positive_int(cycles, "cycles")
+        if self.cycles > self.steps:
+            raise ValueError(f"{cycles} cycles do not fit in {steps} steps.")
+        self.ramp = check_non_negative(ramp, "ramp")
+        if not 0.0 < self.ramp <= 1.0:
+            raise ValueError(f"ramp must be in (0, 1], a fraction of a cycle; got {ramp}.")
+
+    def __call__(self, step: tf.Tensor | int) -> tf.Tensor:
+        """The weight at a training step (a tensor, so it runs inside compiled steps)."""
+        step = tf.cast(step, tf.float32)
+        period = self.steps / self.cycles
+        position = tf.math.floormod(step, period) / period  # in [0, 1)
+        rising = tf.minimum(position / self.ramp, 1.0)
+        return tf.where(step >= float(self.steps), 1.0, rising)
+
+    def get_config(self) -> dict[str, object]:
+        """The schedule's settings, for saving a model that uses it."""
+        return {
+            "class_name": "CyclicalKL",
+            "steps": self.steps,
+            "cycles": self.cycles,
+            "ramp": self.ramp,
+        }
+
+    def __repr__(self) -> str:
+        return f"CyclicalKL(steps={self.steps}, cycles={self.cycles}, ramp={self.ramp:g})"
+
+
+def kl_schedule_from_config(config: dict[str, object] | None) -> KLWarmup | CyclicalKL | None:
+    """Rebuilds a KL schedule from its ``get_config()`` (``None`` gives ``None``).
+
+    Raises:
+        ValueError: If the configuration names no known schedule.
+    """
+    if config is None:
+        return None
+    settings = dict(config)
+    kinds = {"KLWarmup": KLWarmup, "CyclicalKL": CyclicalKL}
+    kind = settings.pop("class_name", None)
+    if kind not in kinds:
+        raise ValueError(f"Unknown KL schedule {kind!r}; known: {sorted(kinds)}.")
+    return kinds[kind](**settings)

@@ -223,6 +223,10 @@ def _step_function(
         if apply_update is not None:
             losses = apply_update(x, optimizer)
             return {name: tf.reduce_mean(value) for name, value in losses.items()}
+        schedule = getattr(model, "kl_schedule", None)
+        if schedule is not None:
+            # The KL weight of this step, from the optimiser's step counter.
+            extra["kl_weight"] = schedule(optimizer.iterations)
         with tf.GradientTape() as tape:
             losses = model.per_example_losses(x, training=True, **extra)
             loss = tf.reduce_mean(losses["loss"])
@@ -476,7 +480,7 @@ def train(
             ``N(x_train, input_sd**2)``, so ``x_train`` holds means; only for a model
             of real-valued features (not pixels in ``[0, 1]``). This trains on
             another model's posterior samples, as Kingma et al.'s stacked M1+M2 does
-            (chapter 7, ``benchmarks/kingma2014.py``). ``x_val`` is used as given.
+            (chapter 8, ``benchmarks/kingma2014.py``). ``x_val`` is used as given.
         checkpoint_dir: If given, a checkpoint is written there after every epoch, and
             if one is already there, training *resumes* from it (same weights,
             optimiser state, shuffling order and noise as an uninterrupted run), so
@@ -515,6 +519,7 @@ def train(
     sd_all = None if input_sd is None else tf.constant(input_sd)  # (n, *image_shape)
     num_examples = x_train.shape[0]
     num_steps = math.ceil(num_examples / batch_size)
+    _check_schedule_fits(model, epochs, num_steps)
     if steps_per_call is None:
         full_steps = num_examples // batch_size
         steps_per_call = max(1, full_steps // 20) if verbose >= 2 else DEFAULT_STEPS_PER_CALL
@@ -643,6 +648,18 @@ def _checked_data(
     elif y_val is not None:
         raise ValueError("y_val was given without x_val.")
     return x_train, y_train, input_sd, x_val, y_val
+
+
+def _check_schedule_fits(model: keras.Model, epochs: int, steps_per_epoch: int) -> None:
+    """Refuses a KL schedule that the run would end before finishing."""
+    schedule = getattr(model, "kl_schedule", None)
+    if schedule is not None and schedule.steps > epochs * steps_per_epoch:
+        raise ValueError(
+            f"The model's kl_schedule {schedule!r} covers {schedule.steps:,} steps, but "
+            f"this run has {epochs * steps_per_epoch:,} ({epochs} epochs of "
+            f"{steps_per_epoch:,} steps): it would end before the KL weight reaches 1. "
+            "Give the schedule at most the run's steps."
+        )
 
 
 def _run_settings(

@@ -261,7 +261,8 @@ class ConvVAE(_ConvNetworks, VAE):
             transposed convolutions use them in reverse.
         kernel_size: Side of the square kernels.
         **kwargs: The other arguments of :class:`VAE` (``image_shape``,
-            ``activation``, ``likelihood``, ``beta``, ``pixel_reduction``, ``seed``,
+            ``activation``, ``likelihood``, ``beta``, ``pixel_reduction``,
+            ``free_bits``, ``kl_schedule``, ``seed``,
             ``num_samples``, ``objective``), then those of ``keras.Model``.
 
     Example:
@@ -456,6 +457,7 @@ class ConditionalVAE(ConvVAE):
         training: bool = False,
         labels: object = None,
         noise: tf.Tensor | None = None,
+        kl_weight: tf.Tensor | float | None = None,
     ) -> dict[str, tf.Tensor]:
         """The negative ELBO of ``p(x | y)`` per example, as :meth:`VAE.per_example_losses`.
 
@@ -464,6 +466,7 @@ class ConditionalVAE(ConvVAE):
             training: Whether layers run in training mode.
             labels: Their labels, shape ``(batch,)``; required.
             noise: As in :meth:`VAE.per_example_losses`.
+            kl_weight: As in :meth:`VAE.per_example_losses`.
 
         Returns:
             ``"loss"``, ``"reconstruction_loss"`` and ``"kl_loss"``, each ``(batch,)``.
@@ -477,6 +480,7 @@ class ConditionalVAE(ConvVAE):
             z_log_var,
             lambda z: self.decode(z, labels, training=training),
             None if epsilon is None else epsilon[0],
+            kl_weight,
         )
 
     def _need_labels(self, labels: object) -> None:

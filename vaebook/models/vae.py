@@ -24,13 +24,17 @@ import tensorflow as tf
 from vaebook import rng
 from vaebook.checks import as_model_input, check_choice, check_non_negative, check_positive_int
 from vaebook.losses import (
+    CyclicalKL,
+    KLWarmup,
     bernoulli_reconstruction_loss,
     continuous_bernoulli_mean,
     continuous_bernoulli_reconstruction_loss,
-    gaussian_kl,
+    free_bits_kl,
+    gaussian_kl_per_unit,
     gaussian_log_density,
     gaussian_reconstruction_loss,
     importance_weighted_bound,
+    kl_schedule_from_config,
 )
 from vaebook.models.common import DenseEncoderDecoder
 
@@ -60,6 +64,14 @@ class VAE(DenseEncoderDecoder):
             density for grey-level pixels (the cross-entropy minus the log normalising
             constant); its reconstructions are the distribution's means.
         beta: Weight of the KL term (1 gives the ELBO); the one-sample ELBO only.
+        free_bits: A floor of nats per latent unit on the KL term of the objective
+            (Kingma et al., 2016; :func:`vaebook.losses.free_bits_kl`), a cure for
+            posterior collapse; 0 (the default) adds none. The reported ``kl_loss``
+            stays the true KL. The one-sample ELBO only.
+        kl_schedule: A schedule of the KL weight over the training steps
+            (:class:`vaebook.losses.KLWarmup` or :class:`vaebook.losses.CyclicalKL`),
+            multiplied by ``beta`` in training; evaluation uses ``beta``. ``None``
+            keeps ``beta`` throughout. The one-sample ELBO only.
         pixel_reduction: ``"sum"`` (correct: a log-likelihood in nats) or ``"mean"``
             (the common mistake of averaging the reconstruction term over pixels,
             which weakens it 784-fold against the KL term; kept to show its effect);
@@ -95,6 +107,8 @@ class VAE(DenseEncoderDecoder):
         likelihood: str = "bernoulli",
         beta: float = 1.0,
         pixel_reduction: str = "sum",
+        free_bits: float = 0.0,
+        kl_schedule: KLWarmup | CyclicalKL | dict[str, Any] | None = None,
         seed: int | None = None,
         dropout: float = 0.0,
         num_samples: int = 1,
@@ -106,14 +120,25 @@ class VAE(DenseEncoderDecoder):
         check_choice(likelihood, LIKELIHOODS, "likelihood")
         check_choice(pixel_reduction, PIXEL_REDUCTIONS, "pixel_reduction")
         beta = check_non_negative(beta, "beta")
-        if (objective == "iwae" or num_samples > 1) and (beta != 1 or pixel_reduction != "sum"):
+        free_bits = check_non_negative(free_bits, "free_bits")
+        if isinstance(kl_schedule, dict):
+            kl_schedule = kl_schedule_from_config(kl_schedule)  # from a saved model
+        if kl_schedule is not None and not isinstance(kl_schedule, (KLWarmup, CyclicalKL)):
+            raise TypeError(
+                "kl_schedule must be a vaebook.losses.KLWarmup or CyclicalKL (or None); "
+                f"got {type(kl_schedule).__name__}."
+            )
+        changed = beta != 1 or pixel_reduction != "sum" or free_bits > 0 or kl_schedule
+        if (objective == "iwae" or num_samples > 1) and changed:
             # Those objectives use whole log-weights, with no KL term to weigh and no
             # reconstruction term to rescale: the settings would be silently ignored.
             raise ValueError(
-                f"beta={beta:g} and pixel_reduction={pixel_reduction!r} apply to the "
+                f"beta={beta:g}, pixel_reduction={pixel_reduction!r}, "
+                f"free_bits={free_bits:g} and kl_schedule={kl_schedule!r} apply to the "
                 "one-sample ELBO only (objective='elbo', num_samples=1); with "
                 f"objective={objective!r} and num_samples={num_samples} they would be "
-                "ignored. Use beta=1.0 and pixel_reduction='sum'."
+                "ignored. Use beta=1.0, pixel_reduction='sum', free_bits=0 and no "
+                "kl_schedule."
             )
         latent_dim = check_positive_int(latent_dim, "latent_dim")
         # The encoder outputs z_mean and z_log_var side by side: (batch, 2 * latent_dim).
@@ -130,6 +155,8 @@ class VAE(DenseEncoderDecoder):
         self.likelihood = likelihood
         self.beta = float(beta)
         self.pixel_reduction = pixel_reduction
+        self.free_bits = float(free_bits)
+        self.kl_schedule = kl_schedule
         self.seed = seed
         self.num_samples = num_samples
         self.objective = objective
@@ -276,7 +303,11 @@ class VAE(DenseEncoderDecoder):
         return log_px_z + log_pz - log_qz_x  # (k, batch)
 
     def per_example_losses(
-        self, x: tf.Tensor, training: bool = False, noise: tf.Tensor | None = None
+        self,
+        x: tf.Tensor,
+        training: bool = False,
+        noise: tf.Tensor | None = None,
+        kl_weight: tf.Tensor | float | None = None,
     ) -> dict[str, tf.Tensor]:
         """The training objective per example.
 
@@ -286,12 +317,15 @@ class VAE(DenseEncoderDecoder):
             noise: Standard normal noise of shape ``(batch, noise_per_example)``; row
                 ``i`` gives image ``i``'s ``num_samples`` codes. ``None`` draws it from
                 the model's generator.
+            kl_weight: The KL schedule's weight at this step (the training loop passes
+                it when the model has a ``kl_schedule``); ``None`` means 1.
 
         Returns:
             With ``objective="elbo"`` and ``num_samples=1``: ``"reconstruction_loss"``
             (``-log p(x | z)`` in nats, summed over pixels), ``"kl_loss"`` (nats) and
             ``"loss"``, the minimised objective: their sum with the KL weighted by
-            ``beta`` (and the reconstruction divided by the number of pixels when
+            ``beta`` times ``kl_weight`` and floored by ``free_bits`` (and the
+            reconstruction divided by the number of pixels when
             ``pixel_reduction="mean"``). Otherwise ``"loss"``, the negative ELBO
             estimate or the negative importance-weighted bound from ``num_samples``
             codes. Each has shape ``(batch,)``.
@@ -313,6 +347,7 @@ class VAE(DenseEncoderDecoder):
             z_log_var,
             lambda z: self.decode(z, training=training),
             None if epsilon is None else epsilon[0],
+            kl_weight,
         )
 
     def _epsilon(self, noise: tf.Tensor | None, batch: tf.Tensor) -> tf.Tensor | None:
@@ -326,13 +361,17 @@ class VAE(DenseEncoderDecoder):
         z_log_var: tf.Tensor,
         decode: Callable[[tf.Tensor], tf.Tensor],
         epsilon: tf.Tensor | None = None,
+        kl_weight: tf.Tensor | float | None = None,
     ) -> dict[str, tf.Tensor]:
         """One-sample negative ELBO with the closed-form KL, given the encoder's output."""
         z = self.sample(z_mean, z_log_var, epsilon)  # (batch, latent_dim)
         reconstruction_loss = -self.log_likelihood(x, decode(z))
-        kl_loss = gaussian_kl(z_mean, z_log_var)
+        kl_per_unit = gaussian_kl_per_unit(z_mean, z_log_var)  # (batch, latent_dim)
+        kl_loss = tf.reduce_sum(kl_per_unit, axis=-1)  # (batch,)
+        kl_term = free_bits_kl(kl_per_unit, self.free_bits) if self.free_bits else kl_loss
+        weight = self.beta if kl_weight is None else self.beta * kl_weight
         scale = 1.0 / self.num_pixels if self.pixel_reduction == "mean" else 1.0
-        loss = scale * reconstruction_loss + self.beta * kl_loss
+        loss = scale * reconstruction_loss + weight * kl_term
         return {"loss": loss, "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
 
     def get_config(self) -> dict[str, Any]:
@@ -341,6 +380,8 @@ class VAE(DenseEncoderDecoder):
             "likelihood": self.likelihood,
             "beta": self.beta,
             "pixel_reduction": self.pixel_reduction,
+            "free_bits": self.free_bits,
+            "kl_schedule": None if self.kl_schedule is None else self.kl_schedule.get_config(),
             "seed": self.seed,
             "num_samples": self.num_samples,
             "objective": self.objective,
