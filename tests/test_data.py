@@ -2,6 +2,7 @@ import gzip
 import os
 import shutil
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -272,3 +273,26 @@ def test_validation_split_refuses_bad_sizes(size, message):
 def test_validation_split_needs_one_label_per_image():
     with pytest.raises(ValueError, match="labels has 5 entries for 10 images"):
         data.validation_split(np.zeros((10, 28, 28), np.float32), np.arange(5))
+
+
+def test_faces_load_offline_and_split_without_overlap():
+    pytest.importorskip("skimage", reason="the faces ship with scikit-image (extra 'faces')")
+    faces = data.load_faces(test_size=20, seed=0)
+    assert faces.x_train.shape == (80, 25, 25) and faces.x_test.shape == (20, 25, 25)
+    assert faces.x_train.dtype == np.float32
+    assert 0.0 <= faces.x_train.min() and faces.x_train.max() <= 1.0
+    # No face is on both sides, and together they are the subset's first 100 images.
+    from skimage.data import lfw_subset
+
+    everything = np.asarray(lfw_subset()[:100], np.float32).reshape(100, -1)
+    seen = np.concatenate([faces.x_train, faces.x_test]).reshape(100, -1)
+    assert sorted(map(bytes, seen)) == sorted(map(bytes, everything))
+    again = data.load_faces(test_size=20, seed=0)
+    np.testing.assert_array_equal(again.x_test, faces.x_test)
+
+
+def test_faces_without_scikit_image_say_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    monkeypatch.setitem(sys.modules, "skimage.data", None)
+    with pytest.raises(data.DatasetNotFoundError, match="pip install scikit-image"):
+        data.load_faces()

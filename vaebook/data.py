@@ -50,6 +50,7 @@ __all__ = [
     "check_identity",
     "find_dataset_files",
     "first_of_each_class",
+    "load_faces",
     "load_fashion_mnist",
     "load_mnist",
     "read_idx",
@@ -484,3 +485,52 @@ def validation_split(
     held_out = np.zeros(len(images), dtype=bool)
     held_out[np.random.default_rng(seed).choice(len(images), size, replace=False)] = True
     return (images[~held_out], labels[~held_out]), (images[held_out], labels[held_out])
+
+
+FACES_SOURCE = "scikit-image's skimage.data.lfw_subset()"
+
+
+def load_faces(test_size: int = 20, seed: int = 0) -> Dataset:
+    """The 100 face images of scikit-image's LFW subset, split into training and test.
+
+    ``skimage.data.lfw_subset()`` ships 200 grey images of 25 x 25 pixels inside the
+    scikit-image package (no download): 100 faces cropped from Labeled Faces in the
+    Wild, then 100 patches that are not faces. Only the faces are used here, the
+    patch size Hinton & Salakhutdinov used for their face images, though they had
+    about 100,000 of them: this set can show what a hundred images can and cannot
+    teach an autoencoder.
+
+    Args:
+        test_size: How many faces, drawn at random, are held out as the test set.
+        seed: Seed of that draw.
+
+    Returns:
+        A :class:`Dataset` named ``"lfw-faces"``, images float32 in ``[0, 1]``, every
+        label 0 (``class_names == ("face",)``).
+
+    Raises:
+        DatasetNotFoundError: If scikit-image is not installed (it is an optional
+            dependency: ``pip install scikit-image``, or ``pip install "vaebook[faces]"``;
+            Colab has it).
+        ValueError: If ``test_size`` leaves no face on one side.
+    """
+    try:
+        from skimage.data import lfw_subset
+    except ImportError as error:
+        raise DatasetNotFoundError(
+            "The face images come with scikit-image, which is not installed: run "
+            '`pip install scikit-image` (or `pip install "vaebook[faces]"`) and load '
+            "them again."
+        ) from error
+    faces = np.asarray(lfw_subset()[:100], dtype=np.float32)  # (100, 25, 25)
+    labels = np.zeros(len(faces), dtype=np.uint8)
+    (x_train, y_train), (x_test, y_test) = validation_split(faces, labels, test_size, seed)
+    return Dataset(
+        name="lfw-faces",
+        x_train=x_train,
+        y_train=y_train.astype(np.uint8),
+        x_test=x_test,
+        y_test=y_test.astype(np.uint8),
+        class_names=("face",),
+        source=FACES_SOURCE,
+    )
