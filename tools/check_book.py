@@ -1,6 +1,7 @@
 r"""Checks the built HTML book in a real headless browser (Chromium through Selenium).
 
-For every page in ``_toc.yml``, in a 1280 px wide window, it checks that:
+For every page in ``_toc.yml``, in a 1280 px wide window (and, for what must fit, a
+390 px one), it checks that:
 
 - the page loads with its title, every image has loaded, and, for each chapter, the
   Colab launch button opens that chapter's own ``.ipynb`` and "Edit this page" its
@@ -53,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 WIDTH, HEIGHT = 1280, 1600
+PHONE_WIDTH = 390  # a phone held upright
 ELBO_PAGE = "notebooks/04_deriving_the_vae"
 FIGURES_PAGE = "notebooks/03_autoencoder_variants"
 API_PAGE = "book/api"
@@ -236,6 +238,21 @@ const report = async () => {
     if (el.closest('pre, code, mjx-container, .math, script, style')) continue;
     unresolved.push(`${describe(el)}: placeholder in "${snippet(node.textContent)}"`);
   }
+  // Maths source left as text (a glued string or generated Markdown with $...$ or a
+  // TeX command, which only Markdown cells render): dollar pairs or backslash commands
+  // outside code and typeset maths.
+  const dollars = /\$[^$\s][^$]*\$/;
+  const commands = /\\(?:frac|mathcal|mathbb|operatorname|log|cdot|sum|left|right|text)\b/;
+  const greek = /\\(?:sigma|mu|lambda|beta|alpha|theta|phi)\b/;
+  const texRe = {test: t => dollars.test(t) || commands.test(t) || greek.test(t)};
+  const rawMaths = [];
+  const textWalker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  for (let node = textWalker.nextNode(); node; node = textWalker.nextNode()) {
+    if (!texRe.test(node.textContent)) continue;
+    const el = node.parentElement;
+    if (el.closest('pre, code, mjx-container, .math, script, style, .highlight')) continue;
+    rawMaths.push(`${describe(el)}: "${snippet(node.textContent)}"`);
+  }
 
   done({
     title: document.title,
@@ -252,7 +269,7 @@ const report = async () => {
     colab: Array.from(document.querySelectorAll('a[href*="colab.research.google.com"]'))
       .map(a => a.href),
     edit: Array.from(document.querySelectorAll('a[href*="/edit/"]')).map(a => a.href),
-    noAlt, passed, passThrough, unresolved,
+    noAlt, passed, passThrough, unresolved, rawMaths,
   });
 };
 const run = () => report().catch(e => done({error: String(e && e.stack || e)}));
@@ -269,6 +286,10 @@ if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
 OVERFLOW = (
     HELPERS
     + r"""
+// On a phone, a wide equation, code block or table may scroll inside its own box (the
+// book's CSS gives equations a shadow at the edge that has more to show); only what
+// passes the column itself, or makes the whole page scroll sideways, is a problem.
+const phone = arguments.length > 0 && arguments[0] === true;
 const collapsed = Array.from(article.querySelectorAll('details:not([open])'));
 collapsed.forEach(d => { d.open = true; });
 const column = article.getBoundingClientRect();
@@ -284,7 +305,7 @@ const beyond = el => {
   if (r.width === 0 && r.height === 0) return 0;
   return Math.max(r.right - column.right, column.left - r.left, 0);
 };
-const scrolls = el => el.scrollWidth - el.clientWidth;
+const scrolls = el => (phone ? 0 : el.scrollWidth - el.clientWidth);
 const found = [];
 const flagged = [];
 const flag = (el, what, px, detail) => {
@@ -296,7 +317,7 @@ const flag = (el, what, px, detail) => {
 };
 // Display equations: the typeset SVG against the column, and the box's own scrolling.
 for (const m of article.querySelectorAll('mjx-container[display="true"]')) {
-  const content = m.querySelector(':scope > svg') || m;
+  const content = phone ? m : m.querySelector(':scope > svg') || m;
   const px = Math.max(beyond(content), scrolls(m), m.parentElement ? scrolls(m.parentElement) : 0);
   if (px > 1) flag(m, 'display equation', px, `"${snippet(tex(m), 90)}"`);
 }
@@ -317,12 +338,28 @@ for (const part of article.querySelectorAll('div.cell_input, div.cell_output')) 
   for (const el of [part, ...part.querySelectorAll('*')]) {
     const overflowX = getComputedStyle(el).overflowX;
     const clips = ['auto', 'scroll', 'hidden'].includes(overflowX) ? scrolls(el) : 0;
-    const px = Math.max(clips, beyond(el));
+    // On a phone, what is inside a box that scrolls sideways stays in that box.
+    let boxed = false;
+    for (let up = el.parentElement; phone && up && up !== part; up = up.parentElement) {
+      boxed = boxed || ['auto', 'scroll'].includes(getComputedStyle(up).overflowX);
+    }
+    const px = boxed ? 0 : Math.max(clips, beyond(el));
     if (px > 1) {
       flag(el, 'cell content', px, `"${snippet(el.textContent || el.getAttribute('src'))}"`);
       break;
     }
   }
+}
+// Tables of the text (not in cells): the theme wraps them in a scrolling container.
+if (phone) {
+  for (const table of article.querySelectorAll('table')) {
+    if (table.closest('div.cell')) continue;
+    const box = table.closest('.pst-scrollable-table-container') || table;
+    const px = beyond(box);
+    if (px > 1) flag(table, 'table', px, `"${snippet(table.textContent)}"`);
+  }
+  const page = document.documentElement.scrollWidth - window.innerWidth;
+  if (page > 1) found.push(`the whole page scrolls sideways by ${page} px`);
 }
 return {found, column: [Math.round(column.left), Math.round(column.right)]};
 """
@@ -404,8 +441,10 @@ def check_page(driver: webdriver.Chrome, url: str, page: str) -> list[str]:
     problems += [f"{page}: image without alt text: {s}" for s in found["noAlt"]]
     problems += [f"{page}: visible 'checks passed': {s}" for s in found["passed"]]
     problems += [f"{page}: unresolved reference: {s}" for s in found["unresolved"]]
+    problems += [f"{page}: maths source shown as text: {s}" for s in found["rawMaths"]]
     overflow = driver.execute_script(OVERFLOW)
     problems += [f"{page}: {s}" for s in overflow["found"]]
+    problems += [f"{page}: at {PHONE_WIDTH} px: {s}" for s in phone_overflow(driver, url, page)]
     summary = (
         f"{page}: {found['images']} images, {found['typeset']} typeset formulas"
         + (f", Colab -> {found['colab'][0].split('/blob/main/')[-1]}" if found["colab"] else "")
@@ -413,6 +452,19 @@ def check_page(driver: webdriver.Chrome, url: str, page: str) -> list[str]:
     )
     print(("FAIL " if problems else "ok   ") + summary)
     return problems
+
+
+def phone_overflow(driver: webdriver.Chrome, url: str, page: str) -> list[str]:
+    """What passes the column on a phone-width window (the window is restored after)."""
+    size = driver.get_window_size()
+    inner = driver.execute_script("return [window.innerWidth, window.outerWidth];")
+    driver.set_window_size(PHONE_WIDTH + inner[1] - inner[0], size["height"])
+    try:
+        load(driver, url, page)
+        inspect_page(driver)  # waits for MathJax
+        return driver.execute_script(OVERFLOW, True)["found"]
+    finally:
+        driver.set_window_size(size["width"], size["height"])
 
 
 def load(driver: webdriver.Chrome, url: str, page: str) -> None:
