@@ -184,6 +184,20 @@ def test_glue_stores_plain_numbers_under_the_myst_nb_prefix(monkeypatch):
     assert options["metadata"]["scrapbook"]["name"] == "error"
 
 
+def test_glue_all_glues_each_value_and_refuses_bad_names(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append((a, k)))
+    report.glue_all({"error": np.float32(0.25), "epochs": 100, "name": "VAE"})
+    names = [options["metadata"]["scrapbook"]["name"] for _, options in shown]
+    texts = [bundle["application/papermill.record/text/plain"] for (bundle,), _ in shown]
+    assert names == ["error", "epochs", "name"]
+    assert texts == ["0.25", "100", "'VAE'"]
+    with pytest.raises(ValueError, match="identifiers"):
+        report.glue_all({"test error": 1.0})
+
+
 def test_latent_plots():
     rng = np.random.default_rng(0)
     codes, labels = rng.normal(size=(30, 2)), np.arange(30) % 3

@@ -13,11 +13,18 @@ from __future__ import annotations
 import ast
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REPOSITORY", "benchmark_result", "glue", "glued_values", "markdown_table"]
+__all__ = [
+    "REPOSITORY",
+    "benchmark_result",
+    "glue",
+    "glue_all",
+    "glued_values",
+    "markdown_table",
+]
 
 #: The repository the book is published from (``_config.yml``'s ``repository.url``).
 REPOSITORY = "https://github.com/vaebook/vaebook"
@@ -44,6 +51,23 @@ def glue(name: str, value: Any) -> None:
     bundle, metadata = format_display_data(value)
     metadata["scrapbook"] = {"name": name, "mime_prefix": _GLUE_PREFIX}
     display({_GLUE_PREFIX + key: data for key, data in bundle.items()}, raw=True, metadata=metadata)
+
+
+def glue_all(values: Mapping[str, Any]) -> None:
+    """Records every value of a mapping under its key, as :func:`glue` does one.
+
+    A chapter's numbers for its prose, in one call instead of a line each.
+
+    Args:
+        values: Names the prose refers to, and their numbers or strings.
+
+    Example:
+        >>> glue_all({"error": 8.13, "epochs": 100})  # doctest: +SKIP
+    """
+    for name, value in values.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"glue names must be identifiers; got {name!r}.")
+        glue(name, value)
 
 
 def glued_values(notebook: str | os.PathLike) -> dict[str, Any]:
