@@ -5,7 +5,14 @@ import pytest
 import tensorflow as tf
 
 from vaebook import evaluate, rng, runtime, train
-from vaebook.models import VAE, Autoencoder, ConditionalVAE, ConvAutoencoder, ConvVAE
+from vaebook.models import (
+    VAE,
+    Autoencoder,
+    ConditionalVAE,
+    ConvAutoencoder,
+    ConvVAE,
+    load_model,
+)
 from vaebook.models.conv import conv_decoder, conv_encoder
 
 
@@ -267,3 +274,44 @@ def test_conditional_training_lowers_the_loss_and_blocks_do_not_change_it():
     assert runs[0]["loss"][-1] < 0.8 * runs[0]["loss"][0]
     np.testing.assert_allclose(runs[0]["loss"], runs[1]["loss"], rtol=1e-5)
     assert "val_loss" in runs[0]
+
+
+@pytest.mark.parametrize("upsampling", ["transposed", "resize"])
+def test_decoder_upsampling_and_the_checkerboard(upsampling):
+    # Every weight 1 and every bias 0, after a dense layer that outputs a constant
+    # grid: what reaches each output pixel is then just how many kernel taps cover it.
+    decoder = conv_decoder(2, (28, 28), (4, 2), 3, "relu", upsampling=upsampling)
+    for layer in decoder.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        kernel, bias = weights
+        if layer.name == "dense":
+            layer.set_weights([np.zeros_like(kernel), np.ones_like(bias)])
+        else:
+            layer.set_weights([np.ones_like(kernel), np.zeros_like(bias)])
+    kinds = {type(layer).__name__ for layer in decoder.layers}
+    assert ("Conv2DTranspose" in kinds) == (upsampling == "transposed")
+    image = decoder(np.zeros((1, 2), np.float32)).numpy()[0]  # (28, 28)
+    interior = image[4:-4, 4:-4]
+    if upsampling == "transposed":
+        # Uneven overlap of stride-2 kernels: neighbouring pixels differ, in a
+        # pattern that repeats every 2 ** 2 pixels after two of them (the
+        # checkerboard).
+        assert interior.std() > 0.1 * interior.mean()
+        np.testing.assert_allclose(interior[:-4, :-4], interior[4:, 4:], rtol=1e-5)
+    else:
+        # Resize, then convolve: every interior pixel is covered alike.
+        np.testing.assert_allclose(interior, interior.mean(), rtol=1e-5)
+
+
+def test_resize_upsampling_round_trips_and_bad_names_are_refused(tmp_path):
+    model = ConvVAE(latent_dim=2, filters=(4, 8), upsampling="resize", seed=0)
+    x = np.random.default_rng(0).random((3, 28, 28)).astype(np.float32)
+    path = tmp_path / "resize.keras"
+    model.save(path)
+    loaded = load_model(path, expected=ConvVAE)
+    assert loaded.get_config()["upsampling"] == "resize"
+    np.testing.assert_array_equal(model.reconstruct(x), loaded.reconstruct(x))
+    with pytest.raises(ValueError, match="upsampling"):
+        ConvVAE(latent_dim=2, upsampling="bilinear")

@@ -30,6 +30,7 @@ from vaebook import rng
 from vaebook.checks import (
     as_label_input,
     as_model_input,
+    check_choice,
     check_labels,
     check_positive_int,
     check_units,
@@ -40,6 +41,8 @@ from vaebook.models.vae import VAE
 __all__ = ["ConditionalVAE", "ConvAutoencoder", "ConvVAE", "conv_decoder", "conv_encoder"]
 
 _DENSE_ONLY = ("encoder_units", "decoder_units", "dropout")
+#: How a convolutional decoder doubles the image's size (see :func:`conv_decoder`).
+UPSAMPLINGS = ("transposed", "resize")
 
 
 def _channels_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
@@ -119,8 +122,16 @@ def conv_decoder(
     kernel_size: int,
     activation: str,
     name: str = "decoder",
+    upsampling: str = "transposed",
 ) -> keras.Sequential:
     """Builds ``Dense -> Reshape -> Conv2DTranspose(stride 2) ... -> Conv2D`` to pixels.
+
+    With ``upsampling="resize"`` each transposed convolution is replaced by a
+    nearest-neighbour resize to twice the size followed by an ordinary convolution
+    (Odena, Dumoulin & Olah, 2016): a stride-2 transposed convolution with a 3 x 3
+    kernel covers some output pixels with more kernel taps than others, which can print
+    a checkerboard pattern on the images; a resize then convolve covers every pixel
+    alike.
 
     Args:
         input_size: Length of the input vector (the code, plus the one-hot label for a
@@ -131,11 +142,14 @@ def conv_decoder(
         kernel_size: Side of the square kernels.
         activation: Activation of the hidden layers.
         name: Name of the returned model.
+        upsampling: ``"transposed"`` (stride-2 transposed convolutions) or
+            ``"resize"`` (a nearest-neighbour resize, then a convolution).
 
     Returns:
         A built ``keras.Sequential``: ``(batch, input_size)`` to linear outputs
         ``(batch, *image_shape)`` (logits or pre-sigmoid means).
     """
+    check_choice(upsampling, UPSAMPLINGS, "upsampling")
     height, width = _check_divisible(image_shape, len(filters))
     channels = _channels_shape(image_shape)[2]
     layers: list[keras.layers.Layer] = [
@@ -144,16 +158,28 @@ def conv_decoder(
         keras.layers.Reshape((height, width, filters[0]), name="to_grid"),
     ]
     for index, width_out in enumerate(filters):
-        layers.append(
-            keras.layers.Conv2DTranspose(
-                width_out,
-                kernel_size,
-                strides=2,
-                padding="same",
-                activation=activation,
-                name=f"deconv_{index}",
+        if upsampling == "resize":
+            layers.append(keras.layers.UpSampling2D(2, name=f"resize_{index}"))
+            layers.append(
+                keras.layers.Conv2D(
+                    width_out,
+                    kernel_size,
+                    padding="same",
+                    activation=activation,
+                    name=f"resize_conv_{index}",
+                )
             )
-        )  # each doubles height and width
+        else:
+            layers.append(
+                keras.layers.Conv2DTranspose(
+                    width_out,
+                    kernel_size,
+                    strides=2,
+                    padding="same",
+                    activation=activation,
+                    name=f"deconv_{index}",
+                )
+            )  # each doubles height and width
     layers.append(keras.layers.Conv2D(channels, kernel_size, padding="same", name="output"))
     layers.append(keras.layers.Reshape(tuple(image_shape), name="to_image"))
     return keras.Sequential(layers, name=name)
@@ -169,10 +195,13 @@ class _ConvNetworks:
 
     filters: tuple[int, ...]
     kernel_size: int
+    upsampling: str
     # XLA's CPU convolutions are slow (vaebook.runtime.use_xla): compile without it there.
     xla_on_cpu = False
 
-    def _set_conv_args(self, filters: Sequence[int], kernel_size: int, kwargs: dict) -> None:
+    def _set_conv_args(
+        self, filters: Sequence[int], kernel_size: int, kwargs: dict, upsampling: str
+    ) -> None:
         given = sorted(set(_DENSE_ONLY) & set(kwargs))
         if given:
             raise TypeError(
@@ -183,6 +212,7 @@ class _ConvNetworks:
         if not self.filters:
             raise ValueError("filters must name at least one convolution; got ().")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
+        self.upsampling = check_choice(upsampling, UPSAMPLINGS, "upsampling")
 
     def make_networks(self, code_outputs: int) -> tuple[keras.Model, keras.Model]:
         """Builds the convolutional encoder and its mirrored decoder."""
@@ -195,6 +225,7 @@ class _ConvNetworks:
             tuple(reversed(self.filters)),
             self.kernel_size,
             self.activation,
+            upsampling=self.upsampling,
         )
         return encoder, decoder
 
@@ -203,7 +234,11 @@ class _ConvNetworks:
         config = super().get_config()  # type: ignore[misc]
         for key in _DENSE_ONLY:
             config.pop(key, None)
-        return config | {"filters": list(self.filters), "kernel_size": self.kernel_size}
+        return config | {
+            "filters": list(self.filters),
+            "kernel_size": self.kernel_size,
+            "upsampling": self.upsampling,
+        }
 
 
 @keras.saving.register_keras_serializable(package="vaebook")
@@ -220,6 +255,8 @@ class ConvAutoencoder(_ConvNetworks, Autoencoder):
         activation: Activation of the hidden layers.
         reconstruction: ``"bernoulli"`` or ``"squared_error"``, as in
             :class:`Autoencoder`.
+        upsampling: How the decoder doubles the image's size: ``"transposed"``
+            convolutions or ``"resize"`` then convolve (see :func:`conv_decoder`).
         **kwargs: Passed to ``keras.Model``.
 
     Example:
@@ -238,9 +275,10 @@ class ConvAutoencoder(_ConvNetworks, Autoencoder):
         image_shape: Sequence[int] = (28, 28),
         activation: str = "relu",
         reconstruction: str = "bernoulli",
+        upsampling: str = "transposed",
         **kwargs: Any,
     ) -> None:
-        self._set_conv_args(filters, kernel_size, kwargs)
+        self._set_conv_args(filters, kernel_size, kwargs, upsampling)
         super().__init__(
             latent_dim=latent_dim,
             encoder_units=self.filters,
@@ -260,6 +298,8 @@ class ConvVAE(_ConvNetworks, VAE):
         filters: Channels of the encoder's stride-2 convolutions; the decoder's
             transposed convolutions use them in reverse.
         kernel_size: Side of the square kernels.
+        upsampling: How the decoder doubles the image's size: ``"transposed"``
+            convolutions or ``"resize"`` then convolve (see :func:`conv_decoder`).
         **kwargs: The other arguments of :class:`VAE` (``image_shape``,
             ``activation``, ``likelihood``, ``beta``, ``pixel_reduction``,
             ``free_bits``, ``kl_schedule``, ``seed``,
@@ -277,9 +317,10 @@ class ConvVAE(_ConvNetworks, VAE):
         latent_dim: int = 20,
         filters: Sequence[int] = (32, 64),
         kernel_size: int = 3,
+        upsampling: str = "transposed",
         **kwargs: Any,
     ) -> None:
-        self._set_conv_args(filters, kernel_size, kwargs)
+        self._set_conv_args(filters, kernel_size, kwargs, upsampling)
         super().__init__(latent_dim=latent_dim, encoder_units=self.filters, **kwargs)
 
 
@@ -322,6 +363,7 @@ class ConditionalVAE(ConvVAE):
         num_classes: int = 10,
         filters: Sequence[int] = (32, 64),
         kernel_size: int = 3,
+        upsampling: str = "transposed",
         **kwargs: Any,
     ) -> None:
         self.num_classes = check_positive_int(num_classes, "num_classes")
@@ -330,7 +372,13 @@ class ConditionalVAE(ConvVAE):
                 raise ValueError(
                     f"ConditionalVAE supports only {name}={allowed!r}; got {kwargs[name]!r}."
                 )
-        super().__init__(latent_dim, filters=filters, kernel_size=kernel_size, **kwargs)
+        super().__init__(
+            latent_dim,
+            filters=filters,
+            kernel_size=kernel_size,
+            upsampling=upsampling,
+            **kwargs,
+        )
 
     def make_networks(self, code_outputs: int) -> tuple[keras.Model, keras.Model]:
         """Builds the feature extractor, the output layer after the label, the decoder."""
@@ -346,6 +394,7 @@ class ConditionalVAE(ConvVAE):
             tuple(reversed(self.filters)),
             self.kernel_size,
             self.activation,
+            upsampling=self.upsampling,
         )
         return encoder, decoder
 
