@@ -39,6 +39,10 @@ SENTENCE_WORDS = 4
 # sentences are reported as warnings; every other check holds for them too. Empty this
 # as the pages are reworked: a page listed here with nothing left to report fails.
 PENDING: dict[str, str] = {
+    "05_vae_in_practice": (
+        "issues #36/#39: its rewrite waits for a fix of a NaN in evaluate_losses on the "
+        "continuous-Bernoulli model, which the rewritten chapter's run found"
+    ),
     "06_conv_beta_conditional": "issue #36: chapter 6 is reorganised and re-run as a whole",
 }
 
