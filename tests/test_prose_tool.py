@@ -66,7 +66,7 @@ def test_bookkeeping_finds_hashes_worktrees_and_resumed_runs():
 
 def test_the_book_passes_or_lists_what_is_pending():
     words, problems, warnings = prose.check()
-    assert set(words) >= {"01_autoencoder_principle", "08_codes_as_features"}
+    assert "01_autoencoder_principle" in words and len(words) >= 7, words
     assert problems == [], problems
     # A page is pending only while it has something pending.
     for name in prose.PENDING:

@@ -44,6 +44,11 @@ PENDING: dict[str, str] = {
         "continuous-Bernoulli model, which the rewritten chapter's run found"
     ),
     "06_conv_beta_conditional": "issue #36: chapter 6 is reorganised and re-run as a whole",
+    "07_what_codes_are_for": (
+        "issue #36: its split into two chapters is written (branch split-next) and waits "
+        "for their full runs"
+    ),
+    "results": "issue #36: its rewrite (branch split-next) waits for chapter 8's full run",
 }
 
 # Phrases of run bookkeeping. A bare hexadecimal word of 7 to 40 characters with both a
@@ -162,7 +167,11 @@ def check() -> tuple[dict[str, int], list[str], list[str]]:
         else:
             problems += composed
         shown = "\n".join(prose) + "\n" + _shown_outputs(markdown.with_suffix(".ipynb"))
-        problems += [f"{name}: run bookkeeping on the page: {p!r}" for p in bookkeeping(shown)]
+        found = [f"{name}: run bookkeeping on the page: {p!r}" for p in bookkeeping(shown)]
+        if name in PENDING:
+            warnings += [f"{line} ({PENDING[name]})" for line in found]
+        else:
+            problems += found
     for page in sorted(BOOK.glob("*.md")):
         text = page.read_text(encoding="utf-8")
         problems += [f"book/{page.name}: run bookkeeping: {p!r}" for p in bookkeeping(text)]
