@@ -694,11 +694,13 @@ def inference_gaps(
     The gap of the encoder's ELBO is the sum of two parts [1]:
 
     .. math::
+        \begin{aligned}
         \log p(x) - \mathcal L(x; \lambda_\phi(x))
-        = \underbrace{\log p(x) - \mathcal L(x; \hat\lambda(x))}_{\text{approximation}}
-        + \underbrace{\mathcal L(x; \hat\lambda(x))
-          - \mathcal L(x; \lambda_\phi(x))}_{\text{amortisation}},
+        &= \big[\log p(x) - \mathcal L(x; \hat\lambda(x))\big] \\
+        &\quad + \big[\mathcal L(x; \hat\lambda(x)) - \mathcal L(x; \lambda_\phi(x))\big],
+        \end{aligned}
 
+    the approximation gap and the amortisation gap,
     where :math:`\lambda_\phi(x)` are the encoder's posterior parameters and
     :math:`\hat\lambda(x)` the best Gaussian's for that image alone. The
     *approximation gap* is what a Gaussian cannot express of the true posterior; the

@@ -41,7 +41,7 @@ from vaebook.models.vae import VAE
 __all__ = ["ConditionalVAE", "ConvAutoencoder", "ConvVAE", "conv_decoder", "conv_encoder"]
 
 _DENSE_ONLY = ("encoder_units", "decoder_units", "dropout")
-#: How a convolutional decoder doubles the image's size (see :func:`conv_decoder`).
+#: How a convolutional decoder doubles the image's size (see ``conv_decoder``).
 UPSAMPLINGS = ("transposed", "resize")
 
 
@@ -256,7 +256,7 @@ class ConvAutoencoder(_ConvNetworks, Autoencoder):
         reconstruction: ``"bernoulli"`` or ``"squared_error"``, as in
             :class:`Autoencoder`.
         upsampling: How the decoder doubles the image's size: ``"transposed"``
-            convolutions or ``"resize"`` then convolve (see :func:`conv_decoder`).
+            convolutions or ``"resize"`` then convolve (see ``conv_decoder``).
         **kwargs: Passed to ``keras.Model``.
 
     Example:
@@ -299,7 +299,7 @@ class ConvVAE(_ConvNetworks, VAE):
             transposed convolutions use them in reverse.
         kernel_size: Side of the square kernels.
         upsampling: How the decoder doubles the image's size: ``"transposed"``
-            convolutions or ``"resize"`` then convolve (see :func:`conv_decoder`).
+            convolutions or ``"resize"`` then convolve (see ``conv_decoder``).
         **kwargs: The other arguments of :class:`VAE` (``image_shape``,
             ``activation``, ``likelihood``, ``beta``, ``pixel_reduction``,
             ``free_bits``, ``kl_schedule``, ``seed``,
