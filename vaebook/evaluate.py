@@ -185,6 +185,9 @@ def vae_bounds(
 
     Returns:
         ``{"negative_elbo": ..., "nll": ...}``, means over images, plus ``"num_samples"``.
+
+    Raises:
+        FloatingPointError: If either bound is NaN or infinite for any image.
     """
     per_image = vae_bounds_per_image(model, x, num_samples, batch_size, max_decodes, seed, labels)
     return {
@@ -227,6 +230,10 @@ def vae_bounds_per_image(
     Returns:
         ``{"negative_elbo": ..., "nll": ...}``, float64 arrays of shape ``(n,)``, plus
         ``"num_samples"``.
+
+    Raises:
+        FloatingPointError: If either bound is NaN or infinite for any image (the
+            message says for how many, and the first one's index).
     """
     check_latent_model(model, "vae_bounds")
     x = as_images(x, "x", image_shape=getattr(model, "image_shape", None))
@@ -270,6 +277,8 @@ def vae_bounds_per_image(
         total = tf.reduce_logsumexp(tf.stack(lse_parts), axis=0).numpy().astype(np.float64)
         nll[start : start + count] = np.log(num_samples) - total  # (count,)
         negative_elbo[start : start + count] = -weight_sum / num_samples
+    _refuse_non_finite(negative_elbo, "the negative ELBO", "vae_bounds", _MODEL_HINT)
+    _refuse_non_finite(nll, "the negative log-likelihood", "vae_bounds", _MODEL_HINT)
     return {"negative_elbo": negative_elbo, "nll": nll, "num_samples": num_samples}
 
 
@@ -559,6 +568,8 @@ def evaluate_losses(
         TypeError: If ``model`` has no ``per_example_losses``.
         ValueError: If ``x`` is not a valid batch of images for the model, or
             ``batch_size`` is not a positive integer.
+        FloatingPointError: If a loss is NaN or infinite for any example (the message
+            says for how many, and the first one's index).
     """
     check_trainable(model)
     x = as_images(
@@ -584,8 +595,33 @@ def evaluate_losses(
             arguments["noise"] = rng.normal_rows(key, start, count, noise_length)
         values = step(batch, **arguments)
         for name, value in values.items():
-            totals[name] = totals.get(name, 0.0) + float(np.sum(value.numpy(), dtype=np.float64))
+            value = value.numpy()
+            _refuse_non_finite(value, f"the {name}", "evaluate_losses", _MODEL_HINT, start)
+            totals[name] = totals.get(name, 0.0) + float(np.sum(value, dtype=np.float64))
     return {name: total / len(x) for name, total in totals.items()}
+
+
+def _refuse_non_finite(
+    values: np.ndarray, what: str, function: str, hint: str, offset: int = 0
+) -> None:
+    """Raises if any per-example value is NaN or infinite, naming how many and which.
+
+    Averaging would turn one bad example into a NaN mean, or hide it in a finite one
+    that is wrong; so every metric computed per example passes through here first.
+    """
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise FloatingPointError(
+            f"{function}: {what} is NaN or infinite for {bad.size} of {values.size} "
+            f"examples (the first at index {offset + int(bad[0])}). {hint}"
+        )
+
+
+_MODEL_HINT = (
+    "The model's outputs overflow float32 for these examples: look for decoder outputs "
+    "of extreme size (a density fitted to pixels that sit exactly at 0 or 1 can grow "
+    "without bound) or a log-variance beyond about +-80."
+)
 
 
 # One compiled evaluation function per model, so that it is traced once.

@@ -379,7 +379,9 @@ def gaussian_log_density(
     x = tf.convert_to_tensor(x)
     mean = _cast_parameter(mean, x.dtype)
     log_var = _cast_parameter(log_var, x.dtype)
-    per_dim = LOG_2PI + log_var + tf.square(x - mean) * tf.exp(-log_var)
+    # A zero difference counts zero even where exp(-log_var) overflows float32 (from a
+    # log-variance of about -88 on): a plain product would give 0 * inf = NaN.
+    per_dim = LOG_2PI + log_var + tf.math.multiply_no_nan(tf.exp(-log_var), tf.square(x - mean))
     per_dim = per_dim + tf.zeros_like(x)  # Broadcast to x's shape before summing.
     return -0.5 * _sum_data_axes(per_dim, data_ndim, x)
 

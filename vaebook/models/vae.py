@@ -299,7 +299,12 @@ class VAE(DenseEncoderDecoder):
         decoded = tf.reshape(decoded, tf.concat([tf.shape(z)[:2], self.image_shape], 0))
         log_px_z = self.log_likelihood(x, decoded)  # (k, batch)
         log_pz = gaussian_log_density(z, 0.0, 0.0, data_ndim=1)  # (k, batch)
-        log_qz_x = gaussian_log_density(z, z_mean, z_log_var, data_ndim=1)  # (k, batch)
+        # log q(z | x) from the noise that drew z, since (z - z_mean) / sigma is epsilon.
+        # Recomputing that ratio from z fails for a sharp posterior: z rounds to z_mean
+        # and 0 / sigma^2 becomes 0 / 0 once sigma^2 underflows (log-variance -130).
+        log_qz_x = gaussian_log_density(epsilon, 0.0, 0.0, data_ndim=1) - 0.5 * tf.reduce_sum(
+            z_log_var, axis=-1
+        )  # (k, batch)
         return log_px_z + log_pz - log_qz_x  # (k, batch)
 
     def per_example_losses(
