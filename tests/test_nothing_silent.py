@@ -81,6 +81,14 @@ def test_evaluate_losses_does_not_depend_on_the_batching_or_touch_the_training_s
     other_seed = evaluate.evaluate_losses(vae, x, seed=1)
     assert other_seed["reconstruction_loss"] != results[0]["reconstruction_loss"]
     assert other_seed["kl_loss"] == pytest.approx(results[0]["kl_loss"], rel=1e-6)
+    # Example i's own values do not depend on the batching either, and average to the
+    # means above.
+    whole = evaluate.losses_per_example(vae, x, batch_size=300)
+    parts = evaluate.losses_per_example(vae, x, batch_size=7)
+    for name, value in whole.items():
+        assert value.shape == (300,) and value.dtype == np.float64
+        np.testing.assert_allclose(parts[name], value, rtol=1e-5)
+        assert np.mean(value) == pytest.approx(results[0][name], rel=1e-6)
 
 
 def test_likelihood_regret_does_not_depend_on_the_batching():
@@ -574,7 +582,7 @@ def test_bounds_and_losses_refuse_nan_by_name_instead_of_averaging_it():
         evaluate.vae_bounds(vae, x, num_samples=4)
     with pytest.raises(
         FloatingPointError,
-        match=r"evaluate_losses: the \w+ is NaN or infinite for 3 of 3 examples "
+        match=r"losses_per_example: the \w+ is NaN or infinite for 3 of 3 examples "
         r"\(the first at index 0\)",
     ):
         evaluate.evaluate_losses(vae, x, batch_size=3)

@@ -42,6 +42,7 @@ __all__ = [
     "evaluate_losses",
     "inference_gaps",
     "likelihood_regret",
+    "losses_per_example",
     "map_in_batches",
     "mean_image_error",
     "mmd",
@@ -546,13 +547,7 @@ def evaluate_losses(
 ) -> dict[str, float]:
     """Averages the model's per-example losses over a whole dataset, in batches.
 
-    Per-example losses come from one compiled function per model (traced once) in
-    float32; their sum is accumulated in float64 on the host. A model whose losses
-    draw noise (a VAE's codes, a denoising model's corruption; it says how much in
-    ``noise_per_example``) gets it from a stream of this function's own, in which row
-    ``i`` belongs to example ``i``: the result does not depend on ``batch_size`` beyond
-    float32 round-off in each example's own value, and evaluating never advances the
-    model's training noise (so validating during training leaves the run unchanged).
+    The means of :func:`losses_per_example` (see there), accumulated in float64.
 
     Args:
         model: A model satisfying :class:`vaebook.checks.Trainable`.
@@ -563,6 +558,44 @@ def evaluate_losses(
 
     Returns:
         The mean of each entry of ``per_example_losses`` over all of ``x``.
+
+    Raises:
+        TypeError: If ``model`` has no ``per_example_losses``.
+        ValueError: If ``x`` is not a valid batch of images for the model, or
+            ``batch_size`` is not a positive integer.
+        FloatingPointError: If a loss is NaN or infinite for any example (the message
+            says for how many, and the first one's index).
+    """
+    values = losses_per_example(model, x, batch_size, labels, seed)
+    return {name: float(np.mean(value)) for name, value in values.items()}
+
+
+def losses_per_example(
+    model: keras.Model,
+    x: np.ndarray | tf.Tensor,
+    batch_size: int = 1000,
+    labels: np.ndarray | None = None,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """The model's per-example losses over a whole dataset, computed in batches.
+
+    Per-example losses come from one compiled function per model (traced once) in
+    float32. A model whose losses draw noise (a VAE's codes, a denoising model's
+    corruption; it says how much in ``noise_per_example``) gets it from a stream of
+    this function's own, in which row ``i`` belongs to example ``i``: the result does
+    not depend on ``batch_size`` beyond float32 round-off in each example's own value,
+    and evaluating never advances the model's training noise (so validating during
+    training leaves the run unchanged).
+
+    Args:
+        model: A model satisfying :class:`vaebook.checks.Trainable`.
+        x: The examples, for instance the test images.
+        batch_size: Examples per batch (memory only; the result does not depend on it).
+        labels: The examples' labels, for a conditional model (and only for one).
+        seed: Seed of the evaluation noise, for models that draw noise.
+
+    Returns:
+        Each entry of ``per_example_losses``, a float64 array of shape ``(n,)``.
 
     Raises:
         TypeError: If ``model`` has no ``per_example_losses``.
@@ -584,7 +617,7 @@ def evaluate_losses(
     noise_length = int(getattr(model, "noise_per_example", 0))
     key = rng.stream_key(seed, rng.STREAMS["evaluate_losses"])
     step = _per_example_step(model)
-    totals: dict[str, float] = {}
+    parts: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(x), batch_size):
         batch = tf.convert_to_tensor(x[start : start + batch_size])
         count = int(batch.shape[0])
@@ -595,10 +628,10 @@ def evaluate_losses(
             arguments["noise"] = rng.normal_rows(key, start, count, noise_length)
         values = step(batch, **arguments)
         for name, value in values.items():
-            value = value.numpy()
-            _refuse_non_finite(value, f"the {name}", "evaluate_losses", _MODEL_HINT, start)
-            totals[name] = totals.get(name, 0.0) + float(np.sum(value, dtype=np.float64))
-    return {name: total / len(x) for name, total in totals.items()}
+            value = value.numpy().astype(np.float64)  # (count,)
+            _refuse_non_finite(value, f"the {name}", "losses_per_example", _MODEL_HINT, start)
+            parts.setdefault(name, []).append(value)
+    return {name: np.concatenate(values) for name, values in parts.items()}
 
 
 def _refuse_non_finite(
