@@ -4,12 +4,12 @@ The paper's Table 1 reports test error rates on MNIST with 100 labelled training
 images (10 per class) and the rest of the 60,000 unlabelled: M1 + TSVM 11.82 %, M2
 11.97 % and the stacked M1+M2 3.33 % [1]. M2 treats the label as a latent variable
 that is observed for the labelled images; M1+M2 trains M2 on the codes of a VAE (M1)
-instead of on pixels. Chapter 7 measures M1, with a logistic regression and with label
+instead of on pixels. Chapter 8 measures M1, with a logistic regression and with label
 spreading (a transductive classifier, like the paper's support vector machine); this
 script trains the package's :class:`vaebook.models.SemiSupervisedVAE` as
 
 * ``--model m2``: on the pixels (Bernoulli decoder on grey levels);
-* ``--model m1m2``: on the codes of M1, ``vaebook.presets.KINGMA_M1_VAE`` (chapter 7's
+* ``--model m1m2``: on the codes of M1, ``vaebook.presets.KINGMA_M1_VAE`` (chapter 8's
   784-600-600-50 network, on images binarised afresh in every batch as the authors'
   ``gpulearn_z_x.py`` does, for 100 epochs), with a Gaussian decoder whose variance
   is learned per feature.

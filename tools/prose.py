@@ -39,16 +39,7 @@ SENTENCE_WORDS = 4
 # sentences are reported as warnings; every other check holds for them too. Empty this
 # as the pages are reworked: a page listed here with nothing left to report fails.
 PENDING: dict[str, str] = {
-    "05_vae_in_practice": (
-        "issues #36/#39: its rewrite waits for a fix of a NaN in evaluate_losses on the "
-        "continuous-Bernoulli model, which the rewritten chapter's run found"
-    ),
     "06_conv_beta_conditional": "issue #36: chapter 6 is reorganised and re-run as a whole",
-    "07_what_codes_are_for": (
-        "issue #36: its split into two chapters is written (branch split-next) and waits "
-        "for their full runs"
-    ),
-    "results": "issue #36: its rewrite (branch split-next) waits for chapter 8's full run",
 }
 
 # Phrases of run bookkeeping. A bare hexadecimal word of 7 to 40 characters with both a

@@ -10,8 +10,8 @@ version from here:
 * :mod:`vaebook.train` - seeding, quick mode, the compiled training loop (chapter 2).
 * :mod:`vaebook.evaluate` - test metrics, negative ELBO and importance-sampled NLL.
 * :mod:`vaebook.ood`, :mod:`vaebook.few_labels`, :mod:`vaebook.retrieval` - what codes
-  are for: spotting the unfamiliar, learning from few labels, near neighbours (chapter 7;
-  :mod:`vaebook.downstream` names them together).
+  are for: spotting the unfamiliar, learning from few labels, near neighbours (chapters 7
+  and 8; :mod:`vaebook.downstream` names them together).
 * :mod:`vaebook.plots` - figures; every function returns a ``matplotlib`` Figure.
 * :mod:`vaebook.report` - measured numbers into the prose, tables.
 * :mod:`vaebook.runtime` - the supported TensorFlow and Keras, checked on import; the

@@ -1,4 +1,4 @@
-"""What a learned code is for: the tools of chapter 7, under one name.
+"""What a learned code is for: the tools of chapters 7 and 8, under one name.
 
 They live in three modules, one for each use of a code:
 

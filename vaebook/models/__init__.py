@@ -2,7 +2,7 @@
 
 The autoencoder is chapters 1-2's, its variants chapter 3's, the VAE chapters 4-5's;
 the convolutional and conditional models give them convolutions and class labels, and
-the semi-supervised VAE (chapter 7) a label that is observed for only a few images.
+the semi-supervised VAE (chapter 8) a label that is observed for only a few images.
 
 Models import only the pure layers below them (:mod:`vaebook.checks`,
 :mod:`vaebook.losses`, :mod:`vaebook.rng`); they never import the training loop or the

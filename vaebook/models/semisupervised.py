@@ -1,4 +1,4 @@
-r"""The semi-supervised VAE of Kingma et al. (2014), their model M2 (chapter 7).
+r"""The semi-supervised VAE of Kingma et al. (2014), their model M2 (chapter 8).
 
 The class label :math:`y` is a latent variable that is observed for a few images and
 missing for the rest. The generative model is :math:`p(y) = 1/K` (uniform over ``K``
