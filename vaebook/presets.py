@@ -15,6 +15,8 @@ The presets and where they are used:
   batches with a validation curve: chapter 2 and ``benchmarks/train_speed.py``;
 * :data:`FASHION_VAE` -- chapter 5's reference VAE and the VAE of
   ``benchmarks/fashion_reference.py`` and ``benchmarks/eval_memory.py``;
+* :func:`collapse_remedy` -- its mean-reduced variant, untreated and with each remedy
+  for posterior collapse: chapter 9;
 * :func:`pca_test_errors` -- PCA's test error by code size: chapter 1 (MNIST and
   Fashion-MNIST), ``benchmarks/hinton2006.py`` and ``benchmarks/fashion_reference.py``;
 * :data:`FASHION_CONV_AUTOENCODER`, :data:`FASHION_CONV_VAE` and
@@ -41,13 +43,22 @@ from typing import Any
 import keras
 import numpy as np
 
-from vaebook.checks import as_images, check_non_negative_int, check_positive, check_positive_int
+from vaebook.checks import (
+    as_images,
+    check_choice,
+    check_non_negative_int,
+    check_positive,
+    check_positive_int,
+)
 from vaebook.evaluate import squared_error_per_image
+from vaebook.losses import CyclicalKL, KLWarmup
 from vaebook.models import VAE, Autoencoder, ConditionalVAE, ConvAutoencoder, ConvVAE
 from vaebook.pca import PCA
-from vaebook.train import History, epochs_for, set_seed, train
+from vaebook.train import QUICK_TRAINING_IMAGES, History, epochs_for, is_quick, set_seed, train
 
 __all__ = [
+    "COLLAPSE_REMEDIES",
+    "FREE_BITS_FLOOR",
     "BETA_SWEEP_EPOCHS",
     "FASHION_CONDITIONAL_VAE",
     "FASHION_CONV_AUTOENCODER",
@@ -60,6 +71,7 @@ __all__ = [
     "MNIST_M1_AUTOENCODER",
     "MNIST_M1_VAE",
     "Experiment",
+    "collapse_remedy",
     "fashion_autoencoder",
     "pca_test_errors",
 ]
@@ -249,6 +261,72 @@ FASHION_VAE = Experiment(
         "sum over pixels, Adam(1e-3), batch 128, 50 epochs, seed 0"
     ),
 )
+
+
+#: The remedies for posterior collapse that :func:`collapse_remedy` applies.
+COLLAPSE_REMEDIES = ("none", "warm-up", "cyclical", "free bits")
+
+#: Free bits' floor in :func:`collapse_remedy`: nats per latent unit (a round value,
+#: not tuned).
+FREE_BITS_FLOOR = 1.0
+
+
+def collapse_remedy(remedy: str, seed: int, num_train: int) -> Experiment:
+    """Chapter 5's mean-reduced VAE, which collapses, with one remedy for collapse.
+
+    The model is :data:`FASHION_VAE` with ``pixel_reduction="mean"`` (chapter 5 shows
+    its posterior collapse), with network and data-order seed ``seed``, and:
+
+    * ``"none"``: nothing else (the untreated model);
+    * ``"warm-up"``: the KL weight rising from 0 to 1 over the first fifth of the run
+      (:class:`vaebook.losses.KLWarmup`; Bowman et al., 2016);
+    * ``"cyclical"``: four cycles over the run, each rising over its first half
+      (:class:`vaebook.losses.CyclicalKL`; Fu et al., 2019's settings);
+    * ``"free bits"``: a floor of :data:`FREE_BITS_FLOOR` nats per unit on the KL
+      term (Kingma et al., 2016).
+
+    The schedules are given in steps, so the run's length decides them: its epochs
+    (:meth:`Experiment.run_epochs`, fewer in quick mode) times the batches in
+    ``num_train`` images (the first of them only, in quick mode).
+
+    Args:
+        remedy: One of :data:`COLLAPSE_REMEDIES`.
+        seed: Seed of the weights, the noise and the order of the batches.
+        num_train: Number of training images the run will be given.
+
+    Returns:
+        The experiment, named ``"collapse_<remedy>_seed_<seed>"``.
+
+    Raises:
+        ValueError: If ``remedy`` is unknown, or ``seed`` or ``num_train`` is invalid.
+
+    Example:
+        >>> experiment = collapse_remedy("free bits", seed=1, num_train=60000)
+        >>> experiment.model_args["free_bits"], experiment.seed
+        (1.0, 1)
+    """
+    check_choice(remedy, COLLAPSE_REMEDIES, "remedy")
+    seed = check_non_negative_int(seed, "seed")
+    num_train = check_positive_int(num_train, "num_train")
+    base = FASHION_VAE
+    used = min(num_train, QUICK_TRAINING_IMAGES) if is_quick() else num_train
+    steps = base.run_epochs() * -(-used // base.batch_size)  # batches, rounded up
+    model_args: dict[str, Any] = {"pixel_reduction": "mean", "seed": seed}
+    if remedy == "warm-up":
+        model_args["kl_schedule"] = KLWarmup(steps=max(1, steps // 5))
+    elif remedy == "cyclical":
+        model_args["kl_schedule"] = CyclicalKL(steps=steps, cycles=4, ramp=0.5)
+    elif remedy == "free bits":
+        model_args["free_bits"] = FREE_BITS_FLOOR
+    return base.variant(
+        f"collapse_{remedy.replace(' ', '_')}_seed_{seed}",
+        model_args=model_args,
+        seed=seed,
+        description=(
+            f"FASHION_VAE with the reconstruction averaged over pixels, seed {seed}, "
+            f"remedy: {remedy}"
+        ),
+    )
 
 
 #: Chapter 6's convolutional autoencoder, trained like chapter 2's dense one with the
