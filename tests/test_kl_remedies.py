@@ -224,3 +224,17 @@ def test_collapse_remedy_refuses_unknown_remedies():
         presets.collapse_remedy("dropout", seed=0, num_train=1000)
     with pytest.raises(ValueError, match="num_train"):
         presets.collapse_remedy("none", seed=0, num_train=0)
+
+
+def test_remedy_settings_fit_any_run_length():
+    assert presets.remedy_settings("none", steps=10) == {}
+    assert presets.remedy_settings("free bits", steps=10) == {"free_bits": presets.FREE_BITS_FLOOR}
+    warm_up = presets.remedy_settings("warm-up", steps=1000)["kl_schedule"]
+    assert isinstance(warm_up, losses.KLWarmup) and warm_up.steps == 200
+    cyclical = presets.remedy_settings("cyclical", steps=1000)["kl_schedule"]
+    assert (cyclical.steps, cyclical.cycles, cyclical.ramp) == (1000, 4, 0.5)
+    # A run too short for four cycles or a fifth still gets a valid schedule.
+    assert presets.remedy_settings("warm-up", steps=3)["kl_schedule"].steps == 1
+    assert presets.remedy_settings("cyclical", steps=3)["kl_schedule"].cycles == 3
+    with pytest.raises(ValueError, match="steps"):
+        presets.remedy_settings("warm-up", steps=0)

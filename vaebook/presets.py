@@ -16,7 +16,7 @@ The presets and where they are used:
 * :data:`FASHION_VAE` -- chapter 5's reference VAE and the VAE of
   ``benchmarks/fashion_reference.py`` and ``benchmarks/eval_memory.py``;
 * :func:`collapse_remedy` -- its mean-reduced variant, untreated and with each remedy
-  for posterior collapse: chapter 9;
+  for posterior collapse (:func:`remedy_settings`): chapter 9;
 * :func:`pca_test_errors` -- PCA's test error by code size: chapter 1 (MNIST and
   Fashion-MNIST), ``benchmarks/hinton2006.py`` and ``benchmarks/fashion_reference.py``;
 * :data:`FASHION_CONV_AUTOENCODER`, :data:`FASHION_CONV_VAE` and
@@ -72,6 +72,7 @@ __all__ = [
     "MNIST_M1_VAE",
     "Experiment",
     "collapse_remedy",
+    "remedy_settings",
     "fashion_autoencoder",
     "pca_test_errors",
 ]
@@ -263,29 +264,59 @@ FASHION_VAE = Experiment(
 )
 
 
-#: The remedies for posterior collapse that :func:`collapse_remedy` applies.
+#: The remedies for posterior collapse that :func:`remedy_settings` knows.
 COLLAPSE_REMEDIES = ("none", "warm-up", "cyclical", "free bits")
 
-#: Free bits' floor in :func:`collapse_remedy`: nats per latent unit (a round value,
+#: Free bits' floor in :func:`remedy_settings`: nats per latent unit (a round value,
 #: not tuned).
 FREE_BITS_FLOOR = 1.0
+
+
+def remedy_settings(remedy: str, steps: int) -> dict[str, Any]:
+    """The VAE arguments of one remedy for posterior collapse, for a run of ``steps``.
+
+    The settings are round values from the papers, not tuned on the course's data:
+
+    * ``"none"``: no arguments (the untreated model);
+    * ``"warm-up"``: ``kl_schedule``, the KL weight rising from 0 to 1 over the first
+      fifth of the run (:class:`vaebook.losses.KLWarmup`; Bowman et al., 2016);
+    * ``"cyclical"``: ``kl_schedule``, four cycles over the run, each rising over its
+      first half (:class:`vaebook.losses.CyclicalKL`; Fu et al., 2019's settings);
+    * ``"free bits"``: ``free_bits``, a floor of :data:`FREE_BITS_FLOOR` nats per unit on
+      the KL term (:func:`vaebook.losses.free_bits_kl`; Kingma et al., 2016).
+
+    Args:
+        remedy: One of :data:`COLLAPSE_REMEDIES`.
+        steps: The training steps of the run.
+
+    Returns:
+        Keyword arguments for :class:`vaebook.models.VAE` (``kl_schedule`` or
+        ``free_bits``, or none).
+
+    Raises:
+        ValueError: If ``remedy`` is unknown or ``steps`` is not a positive integer.
+
+    Example:
+        >>> remedy_settings("warm-up", steps=1000)
+        {'kl_schedule': KLWarmup(steps=200, start=0)}
+    """
+    check_choice(remedy, COLLAPSE_REMEDIES, "remedy")
+    steps = check_positive_int(steps, "steps")
+    if remedy == "warm-up":
+        return {"kl_schedule": KLWarmup(steps=max(1, steps // 5))}
+    if remedy == "cyclical":
+        return {"kl_schedule": CyclicalKL(steps=steps, cycles=min(4, steps), ramp=0.5)}
+    if remedy == "free bits":
+        return {"free_bits": FREE_BITS_FLOOR}
+    return {}
 
 
 def collapse_remedy(remedy: str, seed: int, num_train: int) -> Experiment:
     """Chapter 5's mean-reduced VAE, which collapses, with one remedy for collapse.
 
     The model is :data:`FASHION_VAE` with ``pixel_reduction="mean"`` (chapter 5 shows
-    its posterior collapse), with network and data-order seed ``seed``, and:
-
-    * ``"none"``: nothing else (the untreated model);
-    * ``"warm-up"``: the KL weight rising from 0 to 1 over the first fifth of the run
-      (:class:`vaebook.losses.KLWarmup`; Bowman et al., 2016);
-    * ``"cyclical"``: four cycles over the run, each rising over its first half
-      (:class:`vaebook.losses.CyclicalKL`; Fu et al., 2019's settings);
-    * ``"free bits"``: a floor of :data:`FREE_BITS_FLOOR` nats per unit on the KL
-      term (Kingma et al., 2016).
-
-    The schedules are given in steps, so the run's length decides them: its epochs
+    its posterior collapse), with network and data-order seed ``seed``, and the
+    arguments of :func:`remedy_settings` for the run's steps: its epochs
     (:meth:`Experiment.run_epochs`, fewer in quick mode) times the batches in
     ``num_train`` images (the first of them only, in quick mode).
 
@@ -311,13 +342,7 @@ def collapse_remedy(remedy: str, seed: int, num_train: int) -> Experiment:
     base = FASHION_VAE
     used = min(num_train, QUICK_TRAINING_IMAGES) if is_quick() else num_train
     steps = base.run_epochs() * -(-used // base.batch_size)  # batches, rounded up
-    model_args: dict[str, Any] = {"pixel_reduction": "mean", "seed": seed}
-    if remedy == "warm-up":
-        model_args["kl_schedule"] = KLWarmup(steps=max(1, steps // 5))
-    elif remedy == "cyclical":
-        model_args["kl_schedule"] = CyclicalKL(steps=steps, cycles=4, ramp=0.5)
-    elif remedy == "free bits":
-        model_args["free_bits"] = FREE_BITS_FLOOR
+    model_args = {"pixel_reduction": "mean", "seed": seed, **remedy_settings(remedy, steps)}
     return base.variant(
         f"collapse_{remedy.replace(' ', '_')}_seed_{seed}",
         model_args=model_args,
