@@ -173,13 +173,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 #: Pairs of :func:`one_truth` known to disagree, with the reason and the issue that fixes
 #: it: reported on every check, but not failed. A pair listed here that agrees fails, so
 #: that the entry is removed once the cause is fixed.
-KNOWN_DISAGREEMENTS = {
-    "chapter 5 reference VAE active units": (
-        "issue #39: the benchmark's run of the FASHION_VAE preset (after its autoencoder "
-        "sweep, in the same process) ends with 9 active units, chapter 5's with 8: the "
-        "preset's training is not yet reproducible across pipelines"
-    ),
-}
+KNOWN_DISAGREEMENTS: dict[str, str] = {}
 
 
 def one_truth() -> list[str]:
