@@ -547,24 +547,11 @@ def evaluate_losses(
 ) -> dict[str, float]:
     """Averages the model's per-example losses over a whole dataset, in batches.
 
-    The means of :func:`losses_per_example` (see there), accumulated in float64.
-
-    Args:
-        model: A model satisfying :class:`vaebook.checks.Trainable`.
-        x: The examples, for instance the test images.
-        batch_size: Examples per batch (memory only; the result does not depend on it).
-        labels: The examples' labels, for a conditional model (and only for one).
-        seed: Seed of the evaluation noise, for models that draw noise.
+    The means of :func:`losses_per_example`, which takes the same arguments and raises
+    the same errors (a NaN or infinite loss for any example is refused by name).
 
     Returns:
         The mean of each entry of ``per_example_losses`` over all of ``x``.
-
-    Raises:
-        TypeError: If ``model`` has no ``per_example_losses``.
-        ValueError: If ``x`` is not a valid batch of images for the model, or
-            ``batch_size`` is not a positive integer.
-        FloatingPointError: If a loss is NaN or infinite for any example (the message
-            says for how many, and the first one's index).
     """
     values = losses_per_example(model, x, batch_size, labels, seed)
     return {name: float(np.mean(value)) for name, value in values.items()}
