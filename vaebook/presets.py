@@ -462,6 +462,7 @@ MNIST_M1_AUTOENCODER = Experiment(
     ),
 )
 
+
 def pca_test_errors(
     x_train: np.ndarray, x_test: np.ndarray, code_sizes: Sequence[int]
 ) -> dict[int, float]:
