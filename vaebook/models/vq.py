@@ -176,16 +176,17 @@ class VectorQuantizer(keras.layers.Layer):
 
         Returns:
             ``"quantized"`` (:math:`z_q` in value, the identity's gradient to
-            :math:`z_e`), ``"indices"``, and the batch means ``"codebook_loss"`` and
-            ``"commitment_loss"`` (the latter already weighted by ``commitment``), each
-            summed over the ``D`` dimensions of a vector and averaged over vectors.
+            :math:`z_e`), ``"indices"``, and ``"codebook_loss"`` and
+            ``"commitment_loss"`` (the latter already weighted by ``commitment``) for
+            each vector, summed over its ``D`` dimensions: shape ``z_e.shape[:-1]``, for
+            the model to sum over positions and average over images.
         """
         z_e = self._check(z_e)
         indices = self.nearest(z_e)
         z_q = self.lookup(indices)  # the codes as they were when chosen
         if training and self.ema_decay is not None:
             self._ema_update(z_e, indices)
-        squared = lambda a, b: tf.reduce_mean(tf.reduce_sum((a - b) ** 2, axis=-1))  # noqa: E731
+        squared = lambda a, b: tf.reduce_sum((a - b) ** 2, axis=-1)  # noqa: E731
         codebook_loss = squared(tf.stop_gradient(z_e), z_q)
         if self.ema_decay is not None:
             codebook_loss = tf.zeros_like(codebook_loss)  # the averages move the codes
