@@ -20,8 +20,7 @@ The presets and where they are used:
 * :func:`pca_test_errors` -- PCA's test error by code size: chapter 1 (MNIST and
   Fashion-MNIST), ``benchmarks/hinton2006.py`` and ``benchmarks/fashion_reference.py``;
 * :data:`FASHION_CONV_AUTOENCODER`, :data:`FASHION_CONV_VAE` and
-  :data:`FASHION_CONDITIONAL_VAE` -- chapter 6's convolutional models, and
-  :data:`BETA_SWEEP_EPOCHS`, the length of its runs over the KL weight;
+  :data:`FASHION_CONDITIONAL_VAE` -- chapter 6's convolutional models;
 * :data:`FASHION_CONV_VAE_CONTINUOUS` -- the convolutional VAE with a continuous
   Bernoulli decoder: ``benchmarks/fashion_conv_continuous.py`` (Results page);
 * :data:`MNIST_M1_VAE` and :data:`MNIST_M1_AUTOENCODER` -- chapter 8's feature
@@ -57,7 +56,6 @@ from vaebook.pca import PCA
 from vaebook.train import QUICK_TRAINING_IMAGES, History, epochs_for, is_quick, set_seed, train
 
 __all__ = [
-    "BETA_SWEEP_EPOCHS",
     "COLLAPSE_REMEDIES",
     "FREE_BITS_FLOOR",
     "FASHION_CONDITIONAL_VAE",
@@ -463,10 +461,6 @@ MNIST_M1_AUTOENCODER = Experiment(
         f"Adam(1e-3), batch {MNIST_M1_VAE.batch_size}, {MNIST_M1_VAE.epochs} epochs, seed 0"
     ),
 )
-
-
-#: Epochs of each run in chapter 6's sweep over beta (FASHION_CONV_VAE's variants).
-BETA_SWEEP_EPOCHS = 3
 
 
 def pca_test_errors(

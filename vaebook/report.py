@@ -131,9 +131,9 @@ def chapter_values(
 ) -> dict[str, Any]:
     """The numbers another chapter glued, from its saved full run, by name.
 
-    A chapter that compares its model with another chapter's (with chapter 5's
-    reference VAE, say) quotes the other chapter's measured numbers instead of training
-    that model again. The notebook ``notebooks/<name>.ipynb`` is read
+    Chapter 6 compares its convolutional VAE with chapter 5's dense one at the same
+    number of importance samples: it quotes chapter 5's measured numbers instead of
+    training the dense model again. The notebook ``notebooks/<name>.ipynb`` is read
     from the checkout (``start`` or the nearest folder above it), or, in Colab, from
     the published repository's main branch.
 
