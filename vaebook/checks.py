@@ -38,6 +38,7 @@ __all__ = [
     "check_fraction",
     "check_labels",
     "model_inputs_in_unit_interval",
+    "check_code_grid",
     "check_latent_model",
     "check_model_labels",
     "check_non_negative",
@@ -437,6 +438,45 @@ def check_unit_interval(x: tf.Tensor, name: str, upper: float = 1.0) -> None:
                 f"{name} has values in [{low:g}, {high:g}]; expected values in "
                 f"[0, {upper:g}]{hint}."
             )
+
+
+def check_code_grid(indices: object, num_codes: int, grid_shape: tuple[int, ...]) -> tf.Tensor:
+    """Checks a batch of code grids and returns it as int32.
+
+    Args:
+        indices: Codebook indices, shape ``(batch, *grid_shape)``: integers, or floats
+            holding whole numbers (as a training loop passes them).
+        num_codes: The codebook size; every index must lie in ``[0, num_codes)``.
+        grid_shape: The shape of one grid, e.g. ``(7, 7)``.
+
+    Returns:
+        The indices as an int32 tensor.
+
+    Raises:
+        ValueError: If the shape is wrong, or (when running eagerly) a value is not a
+            whole number in ``[0, num_codes)``.
+    """
+    indices = tf.convert_to_tensor(indices)
+    shape = tuple(indices.shape)
+    if len(shape) != len(grid_shape) + 1 or any(
+        dim is not None and dim != want for dim, want in zip(shape[1:], grid_shape)
+    ):
+        raise ValueError(
+            f"code grids must have shape (batch, {', '.join(map(str, grid_shape))}); got {shape}."
+        )
+    if tf.executing_eagerly():
+        values = indices.numpy()
+        if values.size and (
+            not np.all(np.isfinite(values))
+            or np.any(values != np.round(values))
+            or values.min() < 0
+            or values.max() >= num_codes
+        ):
+            raise ValueError(
+                f"code grids must hold whole numbers in [0, {num_codes}) (codebook "
+                f"indices); got values from {values.min()} to {values.max()}."
+            )
+    return tf.cast(indices, tf.int32)
 
 
 @runtime_checkable

@@ -25,7 +25,11 @@ The presets and where they are used:
   Bernoulli decoder: ``benchmarks/fashion_conv_continuous.py`` (Results page);
 * :data:`MNIST_M1_VAE` and :data:`MNIST_M1_AUTOENCODER` -- chapter 8's feature
   extractors for learning from few labels and for near neighbours;
-* :data:`KINGMA_M1_VAE` -- the M1 under M1+M2 on the Results page.
+* :data:`KINGMA_M1_VAE` -- the M1 under M1+M2 on the Results page;
+* :data:`FASHION_VQVAE`, :data:`FASHION_VQVAE_NO_RESTARTS`, :data:`FASHION_CODE_PRIOR`
+  and :data:`FASHION_CLASSIFIER` -- chapter 10's VQ-VAE (with and without restarts of
+  unused codes), the prior over its code grids, and the classifier whose features
+  judge samples.
 
 Example:
     >>> model, history = fashion_autoencoder(20).fit(x_train)  # doctest: +SKIP
@@ -51,13 +55,24 @@ from vaebook.checks import (
 )
 from vaebook.evaluate import squared_error_per_image
 from vaebook.losses import CyclicalKL, KLWarmup
-from vaebook.models import VAE, Autoencoder, ConditionalVAE, ConvAutoencoder, ConvVAE
+from vaebook.models import (
+    VAE,
+    VQVAE,
+    Autoencoder,
+    Classifier,
+    CodePrior,
+    ConditionalVAE,
+    ConvAutoencoder,
+    ConvVAE,
+)
 from vaebook.pca import PCA
 from vaebook.train import QUICK_TRAINING_IMAGES, History, epochs_for, is_quick, set_seed, train
 
 __all__ = [
     "COLLAPSE_REMEDIES",
     "FREE_BITS_FLOOR",
+    "FASHION_CLASSIFIER",
+    "FASHION_CODE_PRIOR",
     "FASHION_CONDITIONAL_VAE",
     "FASHION_CONV_AUTOENCODER",
     "FASHION_CONV_VAE",
@@ -65,6 +80,8 @@ __all__ = [
     "FASHION_AUTOENCODER_LONG",
     "FASHION_CODE_SIZES",
     "FASHION_VAE",
+    "FASHION_VQVAE",
+    "FASHION_VQVAE_NO_RESTARTS",
     "KINGMA_M1_VAE",
     "MNIST_M1_AUTOENCODER",
     "MNIST_M1_VAE",
@@ -459,6 +476,79 @@ MNIST_M1_AUTOENCODER = Experiment(
     description=(
         "784-600-600-50 softplus and back, sigmoid cross-entropy on grey levels, "
         f"Adam(1e-3), batch {MNIST_M1_VAE.batch_size}, {MNIST_M1_VAE.epochs} epochs, seed 0"
+    ),
+)
+
+#: Chapter 10's VQ-VAE: a 7 x 7 grid of codes from a codebook of 64 vectors of size 16
+#: (294 bits at most), the codebook moved by averages and unused codes restarted.
+#: Round values, not tuned.
+FASHION_VQVAE = Experiment(
+    name="fashion_vqvae",
+    dataset="fashion-mnist",
+    model=VQVAE,
+    model_args={
+        "num_codes": 64,
+        "code_dim": 16,
+        "filters": (32, 64),
+        "ema_decay": 0.99,
+        "restart_below": 1.0,
+        "seed": 0,
+    },
+    epochs=15,
+    batch_size=128,
+    quick_epochs=1,
+    description=(
+        "Conv 32-64 (3x3, stride 2) to a 7x7 grid of 16-number vectors, quantised to a "
+        "codebook of 64 (moving averages, decay 0.99; codes used less than once per "
+        "batch restarted), mirrored transposed convolutions, Bernoulli decoder on grey "
+        "levels, commitment 0.25, Adam(1e-3), batch 128, 15 epochs, seed 0"
+    ),
+)
+
+#: FASHION_VQVAE without restarts: what happens to the codebook's usage.
+FASHION_VQVAE_NO_RESTARTS = FASHION_VQVAE.variant(
+    "fashion_vqvae_no_restarts",
+    model_args={"restart_below": 0.0},
+    description="FASHION_VQVAE with no restarts of unused codes, 15 epochs, seed 0",
+)
+
+#: Chapter 10's prior over FASHION_VQVAE's code grids: a two-block causal transformer.
+FASHION_CODE_PRIOR = Experiment(
+    name="fashion_code_prior",
+    dataset="fashion-mnist",
+    model=CodePrior,
+    model_args={
+        "num_codes": 64,
+        "grid_shape": (7, 7),
+        "dim": 64,
+        "heads": 4,
+        "num_layers": 2,
+        "dropout": 0.1,
+        "seed": 0,
+    },
+    epochs=10,
+    batch_size=128,
+    quick_epochs=1,
+    description=(
+        "Causal transformer over FASHION_VQVAE's 49 codes of the training images (raster "
+        "order): 64-wide embeddings, 2 blocks of 4-head attention and a 256-unit MLP, "
+        "dropout 0.1, Adam(1e-3), batch 128, 10 epochs, seed 0"
+    ),
+)
+
+#: The classifier whose hidden features judge generated Fashion-MNIST images (chapter 10).
+FASHION_CLASSIFIER = Experiment(
+    name="fashion_classifier",
+    dataset="fashion-mnist",
+    model=Classifier,
+    model_args={"num_classes": 10, "feature_dim": 128, "dropout": 0.3, "seed": 0},
+    epochs=10,
+    batch_size=128,
+    quick_epochs=1,
+    description=(
+        "Conv 32-64 (3x3, stride 2), dropout 0.3, 128 ReLU features, dropout 0.3, 10 "
+        "logits; cross-entropy with the labels (y_train), Adam(1e-3), batch 128, 10 "
+        "epochs, seed 0"
     ),
 )
 

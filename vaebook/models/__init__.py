@@ -3,7 +3,8 @@
 The autoencoder is chapters 1-2's, its variants chapter 3's, the VAE chapters 4-5's;
 the convolutional and conditional models give them convolutions and class labels, and
 the semi-supervised VAE (chapter 8) a label that is observed for only a few images;
-the vector quantiser is the VQ-VAE's discrete bottleneck.
+the VQ-VAE describes an image by a grid of codebook indices, modelled by a small
+causal transformer (chapter 10), and a classifier gives the features that judge samples.
 
 Models import only the pure layers below them (:mod:`vaebook.checks`,
 :mod:`vaebook.losses`, :mod:`vaebook.rng`); they never import the training loop or the
@@ -13,18 +14,23 @@ metrics. What :func:`vaebook.train.train` needs of a model is written down once,
 
 from vaebook.models.adversarial import AdversarialAutoencoder
 from vaebook.models.autoencoder import Autoencoder
+from vaebook.models.classifier import Classifier
 from vaebook.models.conv import ConditionalVAE, ConvAutoencoder, ConvVAE
 from vaebook.models.denoising import DenoisingAutoencoder, corrupt
+from vaebook.models.prior import CodePrior
 from vaebook.models.saving import load_model
 from vaebook.models.semisupervised import SemiSupervisedVAE
 from vaebook.models.sparse import SparseAutoencoder
 from vaebook.models.vae import VAE
-from vaebook.models.vq import VectorQuantizer, codebook_perplexity
+from vaebook.models.vq import VQVAE, VectorQuantizer, codebook_perplexity
 
 __all__ = [
     "VAE",
+    "VQVAE",
     "AdversarialAutoencoder",
     "Autoencoder",
+    "Classifier",
+    "CodePrior",
     "ConditionalVAE",
     "ConvAutoencoder",
     "ConvVAE",

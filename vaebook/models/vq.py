@@ -46,9 +46,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vaebook.checks import check_fraction, check_non_negative, check_positive_int
+from vaebook.checks import (
+    as_model_input,
+    check_code_grid,
+    check_fraction,
+    check_non_negative,
+    check_positive_int,
+    check_unit_interval,
+    check_units,
+)
+from vaebook.losses import bernoulli_reconstruction_loss
+from vaebook.models.common import SeededModel
 
-__all__ = ["VectorQuantizer", "codebook_perplexity"]
+__all__ = ["VQVAE", "VectorQuantizer", "codebook_perplexity"]
 
 
 def codebook_perplexity(indices: object, num_codes: int) -> float:
@@ -240,3 +250,223 @@ class VectorQuantizer(keras.layers.Layer):
             "restart_below": self.restart_below,
             "seed": self.seed,
         }
+
+
+@keras.saving.register_keras_serializable(package="vaebook")
+class VQVAE(SeededModel):
+    r"""A VQ-VAE (van den Oord et al., 2017): a code that is a grid of codebook indices.
+
+    The encoder's stride-2 convolutions map a 28 x 28 image to a 7 x 7 grid of vectors of
+    size ``code_dim`` (with the default two layers); :class:`VectorQuantizer` replaces
+    each by its nearest codebook vector; the decoder's transposed convolutions map the
+    grid back to one logit per pixel. The image is therefore described by
+    :math:`7 \cdot 7 = 49` integers, each in ``[0, num_codes)``: at most
+    :math:`49 \log_2 K` bits. The loss of each image is the Bernoulli reconstruction
+    loss summed over pixels plus the quantiser's losses summed over the grid.
+
+    Args:
+        num_codes: Codebook size :math:`K`.
+        code_dim: Size of each codebook vector.
+        filters: Channels of the encoder's stride-2 convolutions (the decoder's
+            transposed convolutions use them in reverse).
+        kernel_size: Side of the square kernels.
+        image_shape: Shape of one image; each side divisible by ``2 ** len(filters)``.
+        activation: Activation of the hidden layers.
+        commitment: The commitment loss's weight :math:`\beta`.
+        ema_decay: ``None`` learns the codebook by gradient; a decay in ``(0, 1)`` by
+            moving averages (see :class:`VectorQuantizer`).
+        restart_below: With moving averages, the averaged count below which a code is
+            restarted (0 never restarts).
+        seed: Seed of the initial weights, the codebook and the restarts.
+        **kwargs: Passed to ``keras.Model``.
+
+    Example:
+        >>> model = VQVAE(num_codes=64, code_dim=16, seed=0)
+        >>> model.encode(tf.zeros((2, 28, 28))).shape  # codebook indices
+        TensorShape([2, 7, 7])
+        >>> model.bits_per_image
+        294.0
+    """
+
+    # XLA's CPU convolutions are slow (vaebook.runtime.use_xla): compile without it there.
+    xla_on_cpu = False
+
+    def __init__(
+        self,
+        num_codes: int = 64,
+        code_dim: int = 16,
+        filters: tuple[int, ...] = (32, 64),
+        kernel_size: int = 3,
+        image_shape: tuple[int, ...] = (28, 28),
+        activation: str = "relu",
+        commitment: float = 0.25,
+        ema_decay: float | None = 0.99,
+        restart_below: float = 0.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.num_codes = check_positive_int(num_codes, "num_codes (the codebook size)")
+        self.code_dim = check_positive_int(code_dim, "code_dim")
+        self.filters = check_units(filters, "filters")
+        if not self.filters:
+            raise ValueError("filters must name at least one convolution; got ().")
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
+        self.image_shape = check_units(image_shape, "image_shape")
+        if len(self.image_shape) != 2:
+            raise ValueError(
+                f"image_shape must be (height, width) for VQVAE; got {self.image_shape}."
+            )
+        factor = 2 ** len(self.filters)
+        height, width = self.image_shape
+        if height % factor or width % factor:
+            raise ValueError(
+                f"image_shape {self.image_shape} has a side that {len(self.filters)} "
+                f"stride-2 layers cannot halve exactly (it must be divisible by {factor})."
+            )
+        self.grid_shape = (height // factor, width // factor)
+        self.activation = activation
+        self.seed = seed
+        self.encoder = self._make_encoder()
+        self.decoder = self._make_decoder()
+        self.quantizer = VectorQuantizer(
+            num_codes,
+            code_dim,
+            commitment=commitment,
+            ema_decay=ema_decay,
+            restart_below=restart_below,
+            seed=seed,
+            name="quantizer",
+        )
+        self.built = True
+
+    def _make_encoder(self) -> keras.Sequential:
+        layers: list[keras.layers.Layer] = [
+            keras.Input(shape=self.image_shape),
+            keras.layers.Reshape((*self.image_shape, 1), name="add_channels"),
+        ]
+        for index, channels in enumerate(self.filters):
+            layers.append(
+                keras.layers.Conv2D(
+                    channels,
+                    self.kernel_size,
+                    strides=2,
+                    padding="same",
+                    activation=self.activation,
+                    name=f"conv_{index}",
+                )
+            )  # each halves height and width
+        # A 1 x 1 convolution to one linear vector of code_dim numbers per position.
+        layers.append(keras.layers.Conv2D(self.code_dim, 1, name="to_codes"))
+        return keras.Sequential(layers, name="encoder")
+
+    def _make_decoder(self) -> keras.Sequential:
+        layers: list[keras.layers.Layer] = [
+            keras.Input(shape=(*self.grid_shape, self.code_dim)),
+            keras.layers.Conv2D(
+                self.filters[-1],
+                self.kernel_size,
+                padding="same",
+                activation=self.activation,
+                name="from_codes",
+            ),
+        ]
+        for index, channels in enumerate(reversed(self.filters)):
+            layers.append(
+                keras.layers.Conv2DTranspose(
+                    channels,
+                    self.kernel_size,
+                    strides=2,
+                    padding="same",
+                    activation=self.activation,
+                    name=f"deconv_{index}",
+                )
+            )  # each doubles height and width
+        layers.append(keras.layers.Conv2D(1, self.kernel_size, padding="same", name="output"))
+        layers.append(keras.layers.Reshape(self.image_shape, name="to_image"))
+        return keras.Sequential(layers, name="decoder")
+
+    @property
+    def bits_per_image(self) -> float:
+        """The most a code grid can say: ``grid positions * log2(num_codes)`` bits."""
+        return float(np.prod(self.grid_shape) * np.log2(self.num_codes))
+
+    def check_pixels(self, x: object) -> tf.Tensor:
+        """``x`` as a float32 batch of images in ``[0, 1]``, checked at the door."""
+        x = as_model_input(x, self.image_shape)
+        check_unit_interval(x, "x")
+        return x
+
+    def encode_vectors(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """The encoder's outputs before quantisation: ``(batch, *grid_shape, code_dim)``."""
+        return self.encoder(self.check_pixels(x), training=training)
+
+    def encode(self, x: tf.Tensor) -> tf.Tensor:
+        """Images ``(batch, *image_shape)`` to code grids ``(batch, *grid_shape)``, int32."""
+        return self.quantizer.nearest(self.encode_vectors(x))
+
+    def decode(self, indices: object) -> tf.Tensor:
+        """Code grids ``(batch, *grid_shape)`` to logits ``(batch, *image_shape)``."""
+        indices = check_code_grid(indices, self.num_codes, self.grid_shape)
+        return self.decoder(self.quantizer.lookup(indices))
+
+    def generate_from(self, indices: object) -> tf.Tensor:
+        """Code grids to images: the decoder's pixel means, ``(batch, *image_shape)``."""
+        return tf.sigmoid(self.decode(indices))
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Returns the reconstruction logits, shape ``(batch, *image_shape)``."""
+        quantized = self.quantizer(self.encode_vectors(x, training), training=training)
+        return self.decoder(quantized["quantized"], training=training)
+
+    def reconstruct(self, x: tf.Tensor) -> tf.Tensor:
+        """Returns reconstructed images in ``[0, 1]`` (the sigmoid of the logits)."""
+        return tf.sigmoid(self(x, training=False))
+
+    def per_example_losses(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+        """The training loss of each image and its parts.
+
+        Args:
+            x: Images in ``[0, 1]``, shape ``(batch, *image_shape)``.
+            training: Whether to update the codebook's moving averages (and restarts).
+
+        Returns:
+            ``"loss"``, ``"reconstruction_loss"`` (nats, summed over pixels),
+            ``"codebook_loss"`` and ``"commitment_loss"`` (summed over the grid), each
+            of shape ``(batch,)``.
+        """
+        z_e = self.encode_vectors(x, training)  # (batch, 7, 7, code_dim)
+        quantized = self.quantizer(z_e, training=training)
+        logits = self.decoder(quantized["quantized"], training=training)  # (batch, 28, 28)
+        reconstruction_loss = bernoulli_reconstruction_loss(x, logits, data_ndim=2)
+        codebook_loss = tf.reduce_sum(quantized["codebook_loss"], axis=(1, 2))
+        commitment_loss = tf.reduce_sum(quantized["commitment_loss"], axis=(1, 2))
+        return {
+            "loss": reconstruction_loss + codebook_loss + commitment_loss,
+            "reconstruction_loss": reconstruction_loss,
+            "codebook_loss": codebook_loss,
+            "commitment_loss": commitment_loss,
+        }
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, for saving and cloning."""
+        return super().get_config() | {
+            "num_codes": self.num_codes,
+            "code_dim": self.code_dim,
+            "filters": list(self.filters),
+            "kernel_size": self.kernel_size,
+            "image_shape": list(self.image_shape),
+            "activation": self.activation,
+            "commitment": self.quantizer.commitment,
+            "ema_decay": self.quantizer.ema_decay,
+            "restart_below": self.quantizer.restart_below,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> VQVAE:
+        """Rebuilds the model from :meth:`get_config`'s output."""
+        config = dict(config)
+        config["filters"] = tuple(config["filters"])
+        config["image_shape"] = tuple(config["image_shape"])
+        return cls(**config)
