@@ -59,12 +59,20 @@ import vaebook  # noqa: E402,F401  (imports TensorFlow quietly)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from common import RESULTS, WEIGHTS, add_point, save_results, save_weights, write_json  # noqa: E402
+from common import (  # noqa: E402
+    HINTON2006_PAPER,
+    RESULTS,
+    WEIGHTS,
+    add_point,
+    save_results,
+    save_weights,
+    write_json,
+)
 
 from vaebook import data, evaluate, presets, rng, train  # noqa: E402
 from vaebook.models import Autoencoder, DenoisingAutoencoder  # noqa: E402
 
-PAPER = {"pca": 13.87, "logistic_pca": 8.01, "deep_autoencoder": 3.00}
+PAPER = HINTON2006_PAPER
 CODE_SIZE = 30
 UNITS = (1000, 500, 250)
 FULL_EPOCHS, PILOT_EPOCHS = 200, 40

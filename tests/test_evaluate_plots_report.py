@@ -341,6 +341,53 @@ def test_benchmark_result_downloads_from_the_repository_or_says_what_to_do(tmp_p
             report.benchmark_result(bad, tmp_path)
 
 
+def test_chapter_values_reads_a_chapters_glued_numbers_from_the_checkout_or_online(
+    tmp_path, monkeypatch
+):
+    import io
+    import urllib.request
+
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "outputs": [
+                    {
+                        "output_type": "display_data",
+                        "metadata": {"scrapbook": {"name": "reference_NLL"}},
+                        "data": {"application/papermill.record/text/plain": "235.1"},
+                    }
+                ],
+            }
+        ]
+    }
+    folder = tmp_path / "checkout" / "notebooks"
+    folder.mkdir(parents=True)
+    (folder / "05_vae_in_practice.ipynb").write_text(json.dumps(notebook))
+    # From a chapter's folder, as a notebook runs, and from the checkout's root.
+    for start in (folder, folder.parent):
+        values = report.chapter_values("05_vae_in_practice", start, download=False)
+        assert values == {"reference_NLL": 235.1}
+    asked = []
+
+    def fake_urlopen(address, timeout):
+        asked.append(address)
+        return io.BytesIO(json.dumps(notebook).encode())
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    elsewhere = tmp_path / "colab"
+    elsewhere.mkdir()
+    assert report.chapter_values("05_vae_in_practice", elsewhere) == {"reference_NLL": 235.1}
+    assert asked == [
+        "https://raw.githubusercontent.com/vaebook/vaebook/main/notebooks/05_vae_in_practice.ipynb"
+    ]
+    with pytest.raises(FileNotFoundError, match=r"notebooks/05_vae_in_practice\.ipynb"):
+        report.chapter_values("05_vae_in_practice", elsewhere, download=False)
+    for bad in ("", "../x", "05_vae_in_practice.ipynb"):
+        with pytest.raises(ValueError, match="chapter's name"):
+            report.chapter_values(bad, elsewhere)
+
+
 def test_the_packages_repository_is_the_books():
     import yaml
 

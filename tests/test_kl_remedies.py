@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vaebook import losses, train
+from vaebook import evaluate, losses, presets, train
 from vaebook.models import VAE, ConditionalVAE, load_model
 
 
@@ -158,3 +158,83 @@ def test_models_with_remedies_round_trip(tmp_path):
         assert loaded.get_config() == model.get_config()
         assert repr(loaded.kl_schedule) == repr(model.kl_schedule)
         assert loaded.free_bits == model.free_bits
+
+
+def test_kl_per_unit_of_a_model_against_monte_carlo():
+    """evaluate.kl_per_unit against a Monte Carlo estimate of each unit's KL."""
+
+    class Fixed:
+        latent_dim = 3
+        image_shape = (28, 28)
+
+        def encode(self, x, training=False):
+            batch = tf.shape(x)[0]
+            # Unit 0 moves with the image; unit 1 is narrow; unit 2 is the prior.
+            z_mean = tf.stack([x[:, 0, 0] * 2.0, tf.fill([batch], 0.5), tf.zeros([batch])], axis=1)
+            z_log_var = tf.stack(
+                [tf.zeros([batch]), tf.fill([batch], -2.0), tf.zeros([batch])], axis=1
+            )
+            return z_mean, z_log_var
+
+    x = np.random.default_rng(3).uniform(size=(40, 28, 28)).astype(np.float32)
+    per_unit = evaluate.kl_per_unit(Fixed(), x)
+    assert per_unit.shape == (3,)
+    # KL(q || p) = E_q[log q(z) - log p(z)], by sampling, unit by unit and image by image.
+    generator = np.random.default_rng(4)
+    mean = np.stack([x[:, 0, 0] * 2.0, np.full(40, 0.5), np.zeros(40)], axis=1)
+    sd = np.exp(0.5 * np.array([0.0, -2.0, 0.0]))
+    z = mean + sd * generator.standard_normal((20_000, 40, 3))
+    log_q = -0.5 * (((z - mean) / sd) ** 2 + np.log(2 * np.pi * sd**2))
+    log_p = -0.5 * (z**2 + np.log(2 * np.pi))
+    estimate = (log_q - log_p).mean(axis=(0, 1))
+    standard_error = (log_q - log_p).mean(axis=1).std(axis=0) / np.sqrt(20_000)
+    assert np.all(np.abs(per_unit - estimate) < 4 * standard_error + 1e-3)
+    assert per_unit[2] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(TypeError, match="kl_per_unit needs a model whose encode"):
+        evaluate.kl_per_unit(object(), x)
+
+
+@pytest.mark.parametrize("remedy", presets.COLLAPSE_REMEDIES)
+def test_collapse_remedies_change_only_the_remedy_and_the_seed(remedy):
+    experiment = presets.collapse_remedy(remedy, seed=2, num_train=1000)
+    base = presets.FASHION_VAE
+    assert experiment.seed == 2 and experiment.model_args["seed"] == 2
+    assert experiment.model_args["pixel_reduction"] == "mean"
+    changed = {
+        key
+        for key in set(experiment.model_args) | set(base.model_args)
+        if experiment.model_args.get(key) != base.model_args.get(key)
+    }
+    extra = {"none": set(), "warm-up": {"kl_schedule"}, "cyclical": {"kl_schedule"}}
+    assert changed == {"seed", "pixel_reduction"} | extra.get(remedy, {"free_bits"})
+    assert (experiment.epochs, experiment.batch_size) == (base.epochs, base.batch_size)
+    model = experiment.build()
+    # The schedules fit the run exactly: 8 batches of 128 in 1,000 images, per epoch.
+    steps = experiment.run_epochs() * 8
+    if remedy == "warm-up":
+        assert model.kl_schedule.steps == steps // 5
+    elif remedy == "cyclical":
+        assert (model.kl_schedule.steps, model.kl_schedule.cycles) == (steps, 4)
+    elif remedy == "free bits":
+        assert model.free_bits == presets.FREE_BITS_FLOOR
+
+
+def test_collapse_remedy_refuses_unknown_remedies():
+    with pytest.raises(ValueError, match="remedy"):
+        presets.collapse_remedy("dropout", seed=0, num_train=1000)
+    with pytest.raises(ValueError, match="num_train"):
+        presets.collapse_remedy("none", seed=0, num_train=0)
+
+
+def test_remedy_settings_fit_any_run_length():
+    assert presets.remedy_settings("none", steps=10) == {}
+    assert presets.remedy_settings("free bits", steps=10) == {"free_bits": presets.FREE_BITS_FLOOR}
+    warm_up = presets.remedy_settings("warm-up", steps=1000)["kl_schedule"]
+    assert isinstance(warm_up, losses.KLWarmup) and warm_up.steps == 200
+    cyclical = presets.remedy_settings("cyclical", steps=1000)["kl_schedule"]
+    assert (cyclical.steps, cyclical.cycles, cyclical.ramp) == (1000, 4, 0.5)
+    # A run too short for four cycles or a fifth still gets a valid schedule.
+    assert presets.remedy_settings("warm-up", steps=3)["kl_schedule"].steps == 1
+    assert presets.remedy_settings("cyclical", steps=3)["kl_schedule"].cycles == 3
+    with pytest.raises(ValueError, match="steps"):
+        presets.remedy_settings("warm-up", steps=0)

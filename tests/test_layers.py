@@ -36,6 +36,7 @@ LAYERS = {
     "ood": 2,
     "retrieval": 2,
     "few_labels": 3,  # it builds on retrieval's neighbours
+    "quality": 3,  # precision and recall build on retrieval's neighbours
     "checkpoint": 2,
     "models": 3,
     "train": 3,
@@ -45,7 +46,7 @@ LAYERS = {
 }
 TOP = max(LAYERS.values())
 NEVER = {
-    "models": {"train", "evaluate", "downstream", "ood", "retrieval", "few_labels"},
+    "models": {"train", "evaluate", "downstream", "ood", "retrieval", "few_labels", "quality"},
     "pca": {"models"},
 }
 # Imports allowed across the rule above: the package's __init__ checks the runtime.

@@ -12,6 +12,8 @@ version from here:
 * :mod:`vaebook.ood`, :mod:`vaebook.few_labels`, :mod:`vaebook.retrieval` - what codes
   are for: spotting the unfamiliar, learning from few labels, near neighbours (chapters 7
   and 8; :mod:`vaebook.downstream` names them together).
+* :mod:`vaebook.quality` - how good generated samples are: the Fréchet distance,
+  precision and recall in a feature space.
 * :mod:`vaebook.plots` - figures; every function returns a ``matplotlib`` Figure.
 * :mod:`vaebook.report` - measured numbers into the prose, tables.
 * :mod:`vaebook.runtime` - the supported TensorFlow and Keras, checked on import; the

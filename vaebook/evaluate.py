@@ -41,6 +41,7 @@ __all__ = [
     "active_units",
     "evaluate_losses",
     "inference_gaps",
+    "kl_per_unit",
     "likelihood_regret",
     "losses_per_example",
     "map_in_batches",
@@ -455,6 +456,44 @@ def active_units(model: keras.Model, x: np.ndarray, threshold: float = 0.01) -> 
     threshold = check_non_negative(threshold, "threshold")
     z_mean = map_in_batches(lambda batch: model.encode(batch)[0], x)  # (n, latent_dim)
     return int(np.sum(z_mean.astype(np.float64).var(axis=0) > threshold))
+
+
+def kl_per_unit(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    r"""Each latent unit's KL to the prior, averaged over images.
+
+    For a Gaussian encoder, unit :math:`j`'s share of the KL term of image
+    :math:`x` is :math:`\tfrac12(\mu_j^2 + \sigma_j^2 - 1 - \log\sigma_j^2)`
+    (:func:`vaebook.losses.gaussian_kl_per_unit`); their sum over units is the KL
+    term. A unit whose average is near 0 sits on the prior for every image and says
+    nothing (posterior collapse, when all of them do).
+
+    Args:
+        model: A model whose ``encode(x)`` returns ``(z_mean, z_log_var)``.
+        x: Images, e.g. the test set.
+
+    Returns:
+        Shape ``(latent_dim,)``, in nats, computed in float64.
+
+    Raises:
+        TypeError: If the model has no such ``encode``.
+        ValueError: If ``x`` is not valid images for the model, or a KL is not finite.
+    """
+    if not callable(getattr(model, "encode", None)):
+        raise TypeError(
+            f"kl_per_unit needs a model whose encode(x) returns (z_mean, z_log_var); "
+            f"got {type(model).__name__}."
+        )
+    x = as_images(x, "x", image_shape=getattr(model, "image_shape", None))
+    # z_mean and z_log_var side by side: (n, 2 * latent_dim).
+    codes = map_in_batches(lambda batch: tf.concat(model.encode(batch), axis=-1), x)
+    z_mean, z_log_var = np.split(codes.astype(np.float64), 2, axis=-1)  # (n, latent_dim)
+    per_image = 0.5 * (z_mean**2 + np.exp(z_log_var) - 1.0 - z_log_var)
+    if not np.all(np.isfinite(per_image)):
+        raise ValueError(
+            "kl_per_unit: the KL of some image is not finite (the encoder returned NaN "
+            "or an infinite z_mean or z_log_var)."
+        )
+    return per_image.mean(axis=0)
 
 
 #: Multiples of ``2 * dim`` used as the inverse multiquadratic kernel's scales.

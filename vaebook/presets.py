@@ -15,11 +15,12 @@ The presets and where they are used:
   batches with a validation curve: chapter 2 and ``benchmarks/train_speed.py``;
 * :data:`FASHION_VAE` -- chapter 5's reference VAE and the VAE of
   ``benchmarks/fashion_reference.py`` and ``benchmarks/eval_memory.py``;
+* :func:`collapse_remedy` -- its mean-reduced variant, untreated and with each remedy
+  for posterior collapse (:func:`remedy_settings`): chapter 9;
 * :func:`pca_test_errors` -- PCA's test error by code size: chapter 1 (MNIST and
   Fashion-MNIST), ``benchmarks/hinton2006.py`` and ``benchmarks/fashion_reference.py``;
 * :data:`FASHION_CONV_AUTOENCODER`, :data:`FASHION_CONV_VAE` and
-  :data:`FASHION_CONDITIONAL_VAE` -- chapter 6's convolutional models, and
-  :data:`BETA_SWEEP_EPOCHS`, the length of its runs over the KL weight;
+  :data:`FASHION_CONDITIONAL_VAE` -- chapter 6's convolutional models;
 * :data:`FASHION_CONV_VAE_CONTINUOUS` -- the convolutional VAE with a continuous
   Bernoulli decoder: ``benchmarks/fashion_conv_continuous.py`` (Results page);
 * :data:`MNIST_M1_VAE` and :data:`MNIST_M1_AUTOENCODER` -- chapter 8's feature
@@ -41,14 +42,22 @@ from typing import Any
 import keras
 import numpy as np
 
-from vaebook.checks import as_images, check_non_negative_int, check_positive, check_positive_int
+from vaebook.checks import (
+    as_images,
+    check_choice,
+    check_non_negative_int,
+    check_positive,
+    check_positive_int,
+)
 from vaebook.evaluate import squared_error_per_image
+from vaebook.losses import CyclicalKL, KLWarmup
 from vaebook.models import VAE, Autoencoder, ConditionalVAE, ConvAutoencoder, ConvVAE
 from vaebook.pca import PCA
-from vaebook.train import History, epochs_for, set_seed, train
+from vaebook.train import QUICK_TRAINING_IMAGES, History, epochs_for, is_quick, set_seed, train
 
 __all__ = [
-    "BETA_SWEEP_EPOCHS",
+    "COLLAPSE_REMEDIES",
+    "FREE_BITS_FLOOR",
     "FASHION_CONDITIONAL_VAE",
     "FASHION_CONV_AUTOENCODER",
     "FASHION_CONV_VAE",
@@ -60,6 +69,8 @@ __all__ = [
     "MNIST_M1_AUTOENCODER",
     "MNIST_M1_VAE",
     "Experiment",
+    "collapse_remedy",
+    "remedy_settings",
     "fashion_autoencoder",
     "pca_test_errors",
 ]
@@ -251,6 +262,96 @@ FASHION_VAE = Experiment(
 )
 
 
+#: The remedies for posterior collapse that :func:`remedy_settings` knows.
+COLLAPSE_REMEDIES = ("none", "warm-up", "cyclical", "free bits")
+
+#: Free bits' floor in :func:`remedy_settings`: nats per latent unit (a round value,
+#: not tuned).
+FREE_BITS_FLOOR = 1.0
+
+
+def remedy_settings(remedy: str, steps: int) -> dict[str, Any]:
+    """The VAE arguments of one remedy for posterior collapse, for a run of ``steps``.
+
+    The settings are round values from the papers, not tuned on the course's data:
+
+    * ``"none"``: no arguments (the untreated model);
+    * ``"warm-up"``: ``kl_schedule``, the KL weight rising from 0 to 1 over the first
+      fifth of the run (:class:`vaebook.losses.KLWarmup`; Bowman et al., 2016);
+    * ``"cyclical"``: ``kl_schedule``, four cycles over the run, each rising over its
+      first half (:class:`vaebook.losses.CyclicalKL`; Fu et al., 2019's settings);
+    * ``"free bits"``: ``free_bits``, a floor of :data:`FREE_BITS_FLOOR` nats per unit on
+      the KL term (:func:`vaebook.losses.free_bits_kl`; Kingma et al., 2016).
+
+    Args:
+        remedy: One of :data:`COLLAPSE_REMEDIES`.
+        steps: The training steps of the run.
+
+    Returns:
+        Keyword arguments for :class:`vaebook.models.VAE` (``kl_schedule`` or
+        ``free_bits``, or none).
+
+    Raises:
+        ValueError: If ``remedy`` is unknown or ``steps`` is not a positive integer.
+
+    Example:
+        >>> remedy_settings("warm-up", steps=1000)
+        {'kl_schedule': KLWarmup(steps=200, start=0)}
+    """
+    check_choice(remedy, COLLAPSE_REMEDIES, "remedy")
+    steps = check_positive_int(steps, "steps")
+    if remedy == "warm-up":
+        return {"kl_schedule": KLWarmup(steps=max(1, steps // 5))}
+    if remedy == "cyclical":
+        return {"kl_schedule": CyclicalKL(steps=steps, cycles=min(4, steps), ramp=0.5)}
+    if remedy == "free bits":
+        return {"free_bits": FREE_BITS_FLOOR}
+    return {}
+
+
+def collapse_remedy(remedy: str, seed: int, num_train: int) -> Experiment:
+    """Chapter 5's mean-reduced VAE, which collapses, with one remedy for collapse.
+
+    The model is :data:`FASHION_VAE` with ``pixel_reduction="mean"`` (chapter 5 shows
+    its posterior collapse), with network and data-order seed ``seed``, and the
+    arguments of :func:`remedy_settings` for the run's steps: its epochs
+    (:meth:`Experiment.run_epochs`, fewer in quick mode) times the batches in
+    ``num_train`` images (the first of them only, in quick mode).
+
+    Args:
+        remedy: One of :data:`COLLAPSE_REMEDIES`.
+        seed: Seed of the weights, the noise and the order of the batches.
+        num_train: Number of training images the run will be given.
+
+    Returns:
+        The experiment, named ``"collapse_<remedy>_seed_<seed>"``.
+
+    Raises:
+        ValueError: If ``remedy`` is unknown, or ``seed`` or ``num_train`` is invalid.
+
+    Example:
+        >>> experiment = collapse_remedy("free bits", seed=1, num_train=60000)
+        >>> experiment.model_args["free_bits"], experiment.seed
+        (1.0, 1)
+    """
+    check_choice(remedy, COLLAPSE_REMEDIES, "remedy")
+    seed = check_non_negative_int(seed, "seed")
+    num_train = check_positive_int(num_train, "num_train")
+    base = FASHION_VAE
+    used = min(num_train, QUICK_TRAINING_IMAGES) if is_quick() else num_train
+    steps = base.run_epochs() * -(-used // base.batch_size)  # batches, rounded up
+    model_args = {"pixel_reduction": "mean", "seed": seed, **remedy_settings(remedy, steps)}
+    return base.variant(
+        f"collapse_{remedy.replace(' ', '_')}_seed_{seed}",
+        model_args=model_args,
+        seed=seed,
+        description=(
+            f"FASHION_VAE with the reconstruction averaged over pixels, seed {seed}, "
+            f"remedy: {remedy}"
+        ),
+    )
+
+
 #: Chapter 6's convolutional autoencoder, trained like chapter 2's dense one with the
 #: same 20-number code (fashion_autoencoder(20): its batches and epochs).
 FASHION_CONV_AUTOENCODER = Experiment(
@@ -360,9 +461,6 @@ MNIST_M1_AUTOENCODER = Experiment(
         f"Adam(1e-3), batch {MNIST_M1_VAE.batch_size}, {MNIST_M1_VAE.epochs} epochs, seed 0"
     ),
 )
-
-#: Epochs of each run in chapter 6's sweep over beta (FASHION_CONV_VAE's variants).
-BETA_SWEEP_EPOCHS = 3
 
 
 def pca_test_errors(

@@ -20,6 +20,7 @@ from typing import Any
 __all__ = [
     "REPOSITORY",
     "benchmark_result",
+    "chapter_values",
     "glue",
     "glue_all",
     "glued_values",
@@ -82,7 +83,11 @@ def glued_values(notebook: str | os.PathLike) -> dict[str, Any]:
     Returns:
         Each glued name with its value (numbers and strings, as Python objects).
     """
-    content = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    return _glued_in(json.loads(Path(notebook).read_text(encoding="utf-8")))
+
+
+def _glued_in(content: dict[str, Any]) -> dict[str, Any]:
+    """The glued values of a parsed notebook."""
     values = {}
     for cell in content.get("cells", []):
         for output in cell.get("outputs", []):
@@ -99,10 +104,9 @@ def benchmark_result(
 ) -> dict[str, Any]:
     """A benchmark's saved result, ``benchmarks/results/<name>.json``, as a dict.
 
-    A chapter that quotes a reference run (chapter 6 compares its models with the dense
-    ones of ``benchmarks/fashion_reference.py``) reads the file from the checkout it
-    runs in: ``start`` (default: the working folder) or the nearest folder above it
-    that holds ``benchmarks/results``. In Colab, where a chapter runs alone without the
+    A page that quotes a reference run reads the file from the checkout it runs in:
+    ``start`` (default: the working folder) or the nearest folder above it that holds
+    ``benchmarks/results``. In Colab, where a chapter runs alone without the
     repository, the same file is read from the published repository's main branch.
 
     Args:
@@ -117,16 +121,56 @@ def benchmark_result(
         ValueError: If ``name`` is not a plain file name.
         FileNotFoundError: If neither the checkout nor the repository has the file.
     """
-    if not name or Path(name).name != name or name.endswith(".json"):
-        raise ValueError(f"name must be a result's name like 'fashion_reference'; got {name!r}.")
+    _check_plain_name(name, ".json", "a result's name like 'fashion_reference'")
+    text = _repository_file(f"benchmarks/results/{name}.json", start, download)
+    return json.loads(text)
+
+
+def chapter_values(
+    name: str, start: str | os.PathLike | None = None, *, download: bool = True
+) -> dict[str, Any]:
+    """The numbers another chapter glued, from its saved full run, by name.
+
+    Chapter 6 compares its convolutional VAE with chapter 5's dense one at the same
+    number of importance samples: it quotes chapter 5's measured numbers instead of
+    training the dense model again. The notebook ``notebooks/<name>.ipynb`` is read
+    from the checkout (``start`` or the nearest folder above it), or, in Colab, from
+    the published repository's main branch.
+
+    Args:
+        name: The chapter's file name without extension, e.g. ``"05_vae_in_practice"``.
+        start: Where to begin looking for ``notebooks/``.
+        download: Whether to fetch the notebook when no checkout holds it.
+
+    Returns:
+        Each glued name with its value, as :func:`glued_values` reads them.
+
+    Raises:
+        ValueError: If ``name`` is not a plain file name.
+        FileNotFoundError: If neither the checkout nor the repository has the notebook.
+    """
+    _check_plain_name(name, ".ipynb", "a chapter's name like '05_vae_in_practice'")
+    text = _repository_file(f"notebooks/{name}.ipynb", start, download)
+    return _glued_in(json.loads(text))
+
+
+def _check_plain_name(name: str, extension: str, example: str) -> None:
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        raise ValueError(f"name must be {example}; got {name!r}.")
+    if name.endswith(extension):
+        raise ValueError(f"name must be {example}, without {extension}; got {name!r}.")
+
+
+def _repository_file(relative: str, start: str | os.PathLike | None, download: bool) -> str:
+    """A file of the repository, from the nearest checkout above ``start`` or online."""
     here = Path.cwd() if start is None else Path(start)
     for folder in (here, *here.resolve().parents):
-        path = folder / "benchmarks" / "results" / f"{name}.json"
+        path = folder / relative
         if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
+            return path.read_text(encoding="utf-8")
     address = (
         REPOSITORY.replace("https://github.com/", "https://raw.githubusercontent.com/")
-        + f"/main/benchmarks/results/{name}.json"
+        + f"/main/{relative}"
     )
     if download:
         import urllib.error
@@ -134,15 +178,14 @@ def benchmark_result(
 
         try:
             with urllib.request.urlopen(address, timeout=30) as response:
-                return json.loads(response.read().decode("utf-8"))
+                return response.read().decode("utf-8")
         except (urllib.error.URLError, OSError) as error:
             reason = f"downloading {address} failed ({error})"
     else:
         reason = "downloading was turned off"
     raise FileNotFoundError(
-        f"No benchmarks/results/{name}.json in {here} or a folder above it, and "
-        f"{reason}. Run the chapter from a clone of {REPOSITORY} (its notebooks/ "
-        "folder), or connect to the internet."
+        f"No {relative} in {here} or a folder above it, and {reason}. Run the chapter "
+        f"from a clone of {REPOSITORY} (its notebooks/ folder), or connect to the internet."
     )
 
 

@@ -2,7 +2,8 @@
 
 The autoencoder is chapters 1-2's, its variants chapter 3's, the VAE chapters 4-5's;
 the convolutional and conditional models give them convolutions and class labels, and
-the semi-supervised VAE (chapter 8) a label that is observed for only a few images.
+the semi-supervised VAE (chapter 8) a label that is observed for only a few images;
+the vector quantiser is the VQ-VAE's discrete bottleneck.
 
 Models import only the pure layers below them (:mod:`vaebook.checks`,
 :mod:`vaebook.losses`, :mod:`vaebook.rng`); they never import the training loop or the
@@ -18,6 +19,7 @@ from vaebook.models.saving import load_model
 from vaebook.models.semisupervised import SemiSupervisedVAE
 from vaebook.models.sparse import SparseAutoencoder
 from vaebook.models.vae import VAE
+from vaebook.models.vq import VectorQuantizer, codebook_perplexity
 
 __all__ = [
     "VAE",
@@ -29,6 +31,8 @@ __all__ = [
     "DenoisingAutoencoder",
     "SemiSupervisedVAE",
     "SparseAutoencoder",
+    "VectorQuantizer",
+    "codebook_perplexity",
     "corrupt",
     "load_model",
 ]
