@@ -479,9 +479,9 @@ MNIST_M1_AUTOENCODER = Experiment(
     ),
 )
 
-#: Chapter 10's VQ-VAE: a 7 x 7 grid of codes from a codebook of 64 vectors of size 16
-#: (294 bits at most), the codebook moved by averages and unused codes restarted.
-#: Round values, not tuned.
+#: Chapter 10's VQ-VAE, a 7 x 7 grid of codes from a codebook of 64 vectors of size 16
+#: (294 bits at most), the codebook moved by averages and unused codes restarted
+#: (round values, not tuned).
 FASHION_VQVAE = Experiment(
     name="fashion_vqvae",
     dataset="fashion-mnist",
@@ -505,14 +505,14 @@ FASHION_VQVAE = Experiment(
     ),
 )
 
-#: FASHION_VQVAE without restarts: what happens to the codebook's usage.
+#: FASHION_VQVAE without restarts, to show what happens to the codebook's usage.
 FASHION_VQVAE_NO_RESTARTS = FASHION_VQVAE.variant(
     "fashion_vqvae_no_restarts",
     model_args={"restart_below": 0.0},
     description="FASHION_VQVAE with no restarts of unused codes, 15 epochs, seed 0",
 )
 
-#: Chapter 10's prior over FASHION_VQVAE's code grids: a two-block causal transformer.
+#: Chapter 10's prior over FASHION_VQVAE's code grids, a two-block causal transformer.
 FASHION_CODE_PRIOR = Experiment(
     name="fashion_code_prior",
     dataset="fashion-mnist",

@@ -388,7 +388,7 @@ class VQVAE(SeededModel):
 
     @property
     def bits_per_image(self) -> float:
-        """The most a code grid can say: ``grid positions * log2(num_codes)`` bits."""
+        """The most bits a code grid can hold, ``grid positions * log2(num_codes)``."""
         return float(np.prod(self.grid_shape) * np.log2(self.num_codes))
 
     def check_pixels(self, x: object) -> tf.Tensor:
