@@ -173,6 +173,8 @@ def test_prior_refuses_bad_grids_and_settings():
         CodePrior(num_codes=3, dim=10, heads=4)
     with pytest.raises(ValueError, match="temperature"):
         prior.sample(2, temperature=0)
+    with pytest.raises(ValueError, match="whole numbers"):
+        prior.logits(tf.constant([[0, 5]]))  # a code the prior does not have
 
 
 # The classifier.

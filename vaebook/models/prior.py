@@ -110,13 +110,14 @@ class CodePrior(SeededModel):
         """Each position's logits given the tokens before it.
 
         Args:
-            tokens: Flattened grids, int32 ``(batch, length)``.
+            tokens: Flattened grids, integers in ``[0, num_codes)``, ``(batch, length)``.
             training: Whether dropout is active.
 
         Returns:
             Shape ``(batch, length, num_codes)``: row ``i`` depends on ``tokens[:, :i]``
             only.
         """
+        tokens = check_code_grid(tokens, self.num_codes, (self.length,))
         batch = tf.shape(tokens)[0]
         start = tf.fill((batch, 1), self.num_codes)
         shifted = tf.concat([start, tokens[:, :-1]], axis=1)  # (batch, length)
